@@ -1,0 +1,300 @@
+// YAML -> Config with strict validation. Exceptions stay inside this file: yaml-cpp
+// throws, and so does the private ConfigError; parse_config turns both into a Result.
+#include "control/core/config_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "control/core/prime.h"
+
+namespace eclb::ctl {
+namespace {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const YAML::Node& at, std::string_view field, std::string_view message) const {
+    const int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
+    throw ConfigError(fmt::format("{}:{}: {}: {}", source_, line, field, message));
+  }
+
+  void expect_map(const YAML::Node& node, std::string_view field) const {
+    if (!node.IsMap()) fail(node, field, "expected a mapping");
+  }
+
+  void expect_sequence(const YAML::Node& node, std::string_view field) const {
+    if (!node.IsSequence()) fail(node, field, "expected a list");
+  }
+
+  // Every key of `node` must be in `allowed`.
+  void check_keys(const YAML::Node& node, std::string_view field, std::initializer_list<std::string_view> allowed) const {
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string list;
+        for (const auto name : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", name);
+        fail(entry.first, join(field, key), fmt::format("unknown key (allowed: {})", list));
+      }
+    }
+  }
+
+  std::string scalar(const YAML::Node& node, std::string_view field) const {
+    if (!node.IsScalar()) fail(node, field, "expected a scalar value");
+    return node.Scalar();
+  }
+
+  std::string required_string(const YAML::Node& parent, const char* key, std::string_view field) const {
+    const YAML::Node node = parent[key];
+    if (!node.IsDefined() || node.IsNull()) fail(parent, join(field, key), "missing");
+    return scalar(node, join(field, key));
+  }
+
+  uint64_t unsigned_value(const YAML::Node& node, std::string_view field, uint64_t min, uint64_t max) const {
+    const std::string text = scalar(node, field);
+    uint64_t value = 0;
+    const int base = text.starts_with("0x") ? 16 : 10;
+    const char* begin = text.data() + (base == 16 ? 2 : 0);
+    const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), value, base);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      fail(node, field, fmt::format("expected a non-negative integer, got \"{}\"", text));
+    }
+    if (value < min || value > max) fail(node, field, fmt::format("{} is out of range {}-{}", value, min, max));
+    return value;
+  }
+
+  uint64_t optional_unsigned(const YAML::Node& parent, const char* key, std::string_view field, uint64_t fallback,
+                             uint64_t min, uint64_t max) const {
+    const YAML::Node node = parent[key];
+    if (!node.IsDefined()) return fallback;
+    return unsigned_value(node, join(field, key), min, max);
+  }
+
+  static std::string join(std::string_view field, std::string_view key) {
+    return field.empty() ? std::string(key) : fmt::format("{}.{}", field, key);
+  }
+
+ private:
+  const std::string& source_;
+};
+
+void check_name(const Reader& reader, const YAML::Node& at, std::string_view field, const std::string& name,
+                size_t max_bytes) {
+  if (name.empty() || name.size() > max_bytes) {
+    reader.fail(at, field, fmt::format("name must be 1-{} characters", max_bytes));
+  }
+  for (const char c : name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':' ||
+                    c == '[' || c == ']';
+    if (!ok) reader.fail(at, field, fmt::format("name \"{}\" may only hold letters, digits and -_.:[]", name));
+  }
+}
+
+TablesConfig parse_tables(const Reader& reader, const YAML::Node& node) {
+  TablesConfig tables;
+  if (!node.IsDefined()) return tables;
+  reader.expect_map(node, "tables");
+  reader.check_keys(node, "tables", {"segment", "max_vips", "max_backends", "max_table_slots", "max_readers"});
+  if (node["segment"].IsDefined()) {
+    tables.segment = reader.scalar(node["segment"], "tables.segment");
+    if (tables.segment.empty() || tables.segment.front() != '/') {
+      reader.fail(node["segment"], "tables.segment", "must be an absolute path");
+    }
+  }
+  auto& capacity = tables.capacity;
+  capacity.max_vips = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "max_vips", "tables", capacity.max_vips, 1, kMaxVipsLimit));
+  capacity.max_backends = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "max_backends", "tables", capacity.max_backends, 1, kMaxBackendsLimit));
+  capacity.max_readers = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "max_readers", "tables", capacity.max_readers, 1, kMaxReadersLimit));
+  capacity.max_table_slots =
+      reader.optional_unsigned(node, "max_table_slots", "tables", capacity.max_table_slots, 2, 1ull << 32);
+  return tables;
+}
+
+BackendConfig parse_backend(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  reader.expect_map(node, field);
+  reader.check_keys(node, field, {"name", "address", "port", "weight"});
+  BackendConfig backend;
+  const std::string address_text = reader.required_string(node, "address", field);
+  auto address = IpAddress::parse(address_text);
+  if (!address) reader.fail(node["address"], field + ".address", address.error().message);
+  backend.endpoint.address = *address;
+  if (!node["port"].IsDefined()) reader.fail(node, field + ".port", "missing");
+  backend.endpoint.port = static_cast<uint16_t>(reader.unsigned_value(node["port"], field + ".port", 1, 65535));
+  backend.weight = static_cast<uint32_t>(reader.optional_unsigned(node, "weight", field, 1, 0, 1000000));
+  backend.name = node["name"].IsDefined() ? reader.scalar(node["name"], field + ".name") : backend.endpoint.to_string();
+  check_name(reader, node["name"].IsDefined() ? node["name"] : node, field + ".name", backend.name,
+             abi::kBackendNameBytes - 1);
+  return backend;
+}
+
+std::vector<PoolConfig> parse_pools(const Reader& reader, const YAML::Node& node) {
+  std::vector<PoolConfig> pools;
+  if (!node.IsDefined()) return pools;
+  reader.expect_map(node, "pools");
+  for (const auto& entry : node) {
+    PoolConfig pool;
+    pool.name = entry.first.Scalar();
+    const std::string field = "pools." + pool.name;
+    check_name(reader, entry.first, field, pool.name, abi::kVipNameBytes - 1);
+    reader.expect_map(entry.second, field);
+    reader.check_keys(entry.second, field, {"backends"});
+    const YAML::Node backends = entry.second["backends"];
+    if (!backends.IsDefined()) reader.fail(entry.second, field + ".backends", "missing");
+    reader.expect_sequence(backends, field + ".backends");
+    std::set<std::string> names;
+    std::set<Endpoint> endpoints;
+    for (size_t i = 0; i < backends.size(); ++i) {
+      const std::string backend_field = fmt::format("{}.backends[{}]", field, i);
+      BackendConfig backend = parse_backend(reader, backends[i], backend_field);
+      if (!names.insert(backend.name).second) {
+        reader.fail(backends[i], backend_field + ".name", fmt::format("duplicate backend name \"{}\"", backend.name));
+      }
+      if (!endpoints.insert(backend.endpoint).second) {
+        reader.fail(backends[i], backend_field,
+                    fmt::format("duplicate backend {} in the pool", backend.endpoint.to_string()));
+      }
+      pool.backends.push_back(std::move(backend));
+    }
+    pools.push_back(std::move(pool));
+  }
+  return pools;
+}
+
+abi::ForwardMode parse_mode(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  const std::string text = reader.scalar(node, field);
+  if (text == "fullnat") return abi::ForwardMode::kFullNat;
+  if (text == "dsr-ipip") return abi::ForwardMode::kDsrIpip;
+  if (text == "dsr-gue") return abi::ForwardMode::kDsrGue;
+  reader.fail(node, field, fmt::format("unknown mode \"{}\" (expected fullnat, dsr-ipip or dsr-gue)", text));
+}
+
+abi::L4Protocol parse_protocol(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  const std::string text = reader.scalar(node, field);
+  if (text == "tcp") return abi::L4Protocol::kTcp;
+  if (text == "udp") return abi::L4Protocol::kUdp;
+  reader.fail(node, field, fmt::format("unknown protocol \"{}\" (expected tcp or udp)", text));
+}
+
+VipConfig parse_vip(const Reader& reader, const YAML::Node& node, const std::string& field,
+                    const std::vector<PoolConfig>& pools) {
+  reader.expect_map(node, field);
+  reader.check_keys(node, field, {"name", "address", "port", "protocol", "mode", "pool", "table_size"});
+  VipConfig vip;
+  vip.name = reader.required_string(node, "name", field);
+  check_name(reader, node["name"], field + ".name", vip.name, abi::kVipNameBytes - 1);
+  auto address = IpAddress::parse(reader.required_string(node, "address", field));
+  if (!address) reader.fail(node["address"], field + ".address", address.error().message);
+  vip.endpoint.address = *address;
+  if (!node["port"].IsDefined()) reader.fail(node, field + ".port", "missing");
+  vip.endpoint.port = static_cast<uint16_t>(reader.unsigned_value(node["port"], field + ".port", 1, 65535));
+  if (node["protocol"].IsDefined()) vip.protocol = parse_protocol(reader, node["protocol"], field + ".protocol");
+  if (node["mode"].IsDefined()) vip.mode = parse_mode(reader, node["mode"], field + ".mode");
+  vip.pool = reader.required_string(node, "pool", field);
+  const auto pool = std::find_if(pools.begin(), pools.end(), [&](const PoolConfig& p) { return p.name == vip.pool; });
+  if (pool == pools.end()) reader.fail(node["pool"], field + ".pool", fmt::format("no pool named \"{}\"", vip.pool));
+  for (const BackendConfig& backend : pool->backends) {
+    if (backend.endpoint.address.family != vip.endpoint.address.family) {
+      reader.fail(node["address"], field + ".address",
+                  fmt::format("VIP is IPv{} but backend {} of pool \"{}\" is IPv{}",
+                              static_cast<int>(vip.endpoint.address.family), backend.name, pool->name,
+                              static_cast<int>(backend.endpoint.address.family)));
+    }
+  }
+  if (node["table_size"].IsDefined()) {
+    const YAML::Node size = node["table_size"];
+    vip.table_size = static_cast<uint32_t>(reader.unsigned_value(size, field + ".table_size", 2, abi::kMaxTableSize));
+    if (!is_prime(vip.table_size)) {
+      reader.fail(size, field + ".table_size", fmt::format("{} is not prime (Maglev needs a prime)", vip.table_size));
+    }
+  }
+  if (vip.table_size < pool->backends.size()) {
+    reader.fail(node, field + ".table_size",
+                fmt::format("{} slots cannot hold {} backends", vip.table_size, pool->backends.size()));
+  }
+  return vip;
+}
+
+Config parse_root(const Reader& reader, const YAML::Node& root, const std::string& source) {
+  Config config;
+  config.source = source;
+  if (root.IsNull() || !root.IsDefined()) reader.fail(root, "(top level)", "empty configuration");
+  reader.expect_map(root, "(top level)");
+  reader.check_keys(root, "", {"tables", "pools", "vips"});
+  config.tables = parse_tables(reader, root["tables"]);
+  config.pools = parse_pools(reader, root["pools"]);
+  const YAML::Node vips = root["vips"];
+  if (vips.IsDefined()) {
+    reader.expect_sequence(vips, "vips");
+    std::set<std::string> names;
+    std::set<std::tuple<Endpoint, abi::L4Protocol>> keys;
+    uint64_t slots = 0;
+    uint64_t members = 0;
+    for (size_t i = 0; i < vips.size(); ++i) {
+      const std::string field = fmt::format("vips[{}]", i);
+      VipConfig vip = parse_vip(reader, vips[i], field, config.pools);
+      if (!names.insert(vip.name).second) {
+        reader.fail(vips[i]["name"], field + ".name", fmt::format("duplicate VIP name \"{}\"", vip.name));
+      }
+      if (!keys.emplace(vip.endpoint, vip.protocol).second) {
+        reader.fail(vips[i], field,
+                    fmt::format("duplicate VIP {} {}", to_string(vip.protocol), vip.endpoint.to_string()));
+      }
+      slots += vip.table_size;
+      members += config.find_pool(vip.pool)->backends.size();
+      config.vips.push_back(std::move(vip));
+    }
+    const auto& capacity = config.tables.capacity;
+    if (config.vips.size() > capacity.max_vips) {
+      reader.fail(vips, "vips", fmt::format("{} VIPs exceed tables.max_vips {}", config.vips.size(), capacity.max_vips));
+    }
+    if (members > capacity.max_backends) {
+      reader.fail(vips, "vips",
+                  fmt::format("{} VIP members exceed tables.max_backends {}", members, capacity.max_backends));
+    }
+    if (slots > capacity.max_table_slots) {
+      reader.fail(vips, "vips",
+                  fmt::format("{} table slots exceed tables.max_table_slots {}", slots, capacity.max_table_slots));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& source) {
+  Reader reader(source);
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    return parse_root(reader, root, source);
+  } catch (const ConfigError& error) {
+    return Error{error.what()};
+  } catch (const YAML::ParserException& error) {
+    return make_error("{}:{}: YAML syntax error: {}", source, error.mark.line + 1, error.msg);
+  } catch (const YAML::Exception& error) {
+    return make_error("{}:{}: {}", source, error.mark.line + 1, error.msg);
+  }
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return make_error("cannot read config {}: {}", path, std::strerror(errno));
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return parse_config(buffer.str(), path);
+}
+
+}  // namespace eclb::ctl

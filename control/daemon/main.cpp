@@ -1,0 +1,53 @@
+// eclb-control entry point: argument parsing and top-level error handling.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+
+#include "common/log.h"
+#include "control/daemon/control_daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"eclb-control: config, Maglev tables and their publication to the dataplane"};
+  eclb::ctl::ControlDaemon::Options options;
+  bool check_only = false;
+  bool once = false;
+  app.add_option("-c,--config", options.config_path, "YAML configuration file")->required();
+  app.add_option("--segment", options.segment_override, "table region path (overrides tables.segment)");
+  app.add_flag("--check", check_only, "validate the configuration and exit (non-zero on error)");
+  app.add_flag("--once", once, "publish the tables once and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (check_only) {
+    auto config = eclb::ctl::load_daemon_config(options.config_path, options.segment_override);
+    if (!config) {
+      fmt::print(stderr, "{}\n", config.error().message);
+      return 1;
+    }
+    size_t backends = 0;
+    for (const auto& pool : config->pools) backends += pool.backends.size();
+    fmt::print("{}: OK ({} VIPs, {} pools, {} backends)\n", options.config_path, config->vips.size(),
+               config->pools.size(), backends);
+    return 0;
+  }
+
+  // Block the signals the daemon handles through signalfd before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto daemon = eclb::ctl::ControlDaemon::start(options);
+  if (!daemon) {
+    eclb::log::error("control", "{}", daemon.error().message);
+    return 1;
+  }
+  auto published = (*daemon)->publish();
+  if (!published) {
+    eclb::log::error("control", "{}", published.error().message);
+    return 1;
+  }
+  if (once) return 0;
+  return (*daemon)->run();
+}
