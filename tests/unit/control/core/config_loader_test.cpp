@@ -1,0 +1,117 @@
+// Config loading: the examples stay valid; every error names file, line and field.
+#include "control/core/config_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace eclb::ctl {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr const char* kValid = R"(tables:
+  segment: /dev/shm/test-tables
+  max_vips: 8
+pools:
+  gateways:
+    backends:
+      - { name: vm1, address: 10.0.0.1, port: 8080 }
+      - { name: vm2, address: 10.0.0.2, port: 8080, weight: 3 }
+  v6:
+    backends:
+      - { address: "2001:db8::1", port: 80 }
+vips:
+  - name: web
+    address: 10.0.0.100
+    port: 443
+    mode: dsr-gue
+    pool: gateways
+  - name: web6
+    address: "2001:db8::100"
+    port: 80
+    protocol: udp
+    pool: v6
+    table_size: 251
+)";
+
+std::string error_of(const std::string& yaml) {
+  auto config = parse_config(yaml, "test.yaml");
+  EXPECT_FALSE(config.ok());
+  return config.ok() ? std::string() : config.error().message;
+}
+
+TEST(ConfigLoaderTest, ParsesAValidConfig) {
+  auto config = parse_config(kValid, "test.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->tables.segment, "/dev/shm/test-tables");
+  EXPECT_EQ(config->tables.capacity.max_vips, 8u);
+  ASSERT_EQ(config->vips.size(), 2u);
+  EXPECT_EQ(config->vips[0].mode, abi::ForwardMode::kDsrGue);
+  EXPECT_EQ(config->vips[0].protocol, abi::L4Protocol::kTcp);
+  EXPECT_EQ(config->vips[0].table_size, 65537u);
+  EXPECT_EQ(config->vips[1].mode, abi::ForwardMode::kFullNat);
+  EXPECT_EQ(config->vips[1].protocol, abi::L4Protocol::kUdp);
+  const PoolConfig* pool = config->find_pool("gateways");
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->backends[1].weight, 3u);
+  EXPECT_EQ(config->find_pool("v6")->backends[0].name, "[2001:db8::1]:80");
+}
+
+TEST(ConfigLoaderTest, ExampleConfigsAreValid) {
+  for (const char* example : {"gateways.yaml"}) {
+    auto config = load_config_file(std::string(ECLB_SOURCE_DIR "/examples/") + example);
+    EXPECT_TRUE(config.ok()) << example << ": " << config.error().message;
+  }
+}
+
+TEST(ConfigLoaderTest, UnknownKeysAreErrorsWithLineAndField) {
+  EXPECT_EQ(error_of("pools:\n  p:\n    backends:\n      - { address: 10.0.0.1, port: 80, wieght: 2 }\n"),
+            "test.yaml:4: pools.p.backends[0].wieght: unknown key (allowed: name, address, port, weight)");
+  EXPECT_THAT(error_of("vip:\n  - name: x\n"), HasSubstr("test.yaml:1: vip: unknown key"));
+}
+
+TEST(ConfigLoaderTest, BadValuesNameLineAndField) {
+  const std::string pool = "pools:\n  p:\n    backends:\n      - { address: 10.0.0.1, port: 80 }\n";
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 0, pool: p }\n"),
+            "test.yaml:6: vips[0].port: 0 is out of range 1-65535");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: p, table_size: 65536 }\n"),
+            "test.yaml:6: vips[0].table_size: 65536 is not prime (Maglev needs a prime)");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: q }\n"),
+            "test.yaml:6: vips[0].pool: no pool named \"q\"");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.300, port: 80, pool: p }\n"),
+            "test.yaml:6: vips[0].address: invalid IP address \"10.0.0.300\"");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: p, mode: nat }\n"),
+            "test.yaml:6: vips[0].mode: unknown mode \"nat\" (expected fullnat, dsr-ipip or dsr-gue)");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: \"2001:db8::1\", port: 80, pool: p }\n"),
+            "test.yaml:6: vips[0].address: VIP is IPv6 but backend 10.0.0.1:80 of pool \"p\" is IPv4");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { address: 10.0.0.9, port: 80, pool: p }\n"), "test.yaml:6: vips[0].name: missing");
+  EXPECT_THAT(error_of(pool + "vips:\n  - { name: a, address: 10.0.0.9, port: 80, pool: p }\n"
+                              "  - { name: b, address: 10.0.0.9, port: 80, pool: p }\n"),
+              HasSubstr("test.yaml:7: vips[1]: duplicate VIP tcp 10.0.0.9:80"));
+}
+
+TEST(ConfigLoaderTest, DuplicateBackendsAndWeightRange) {
+  EXPECT_EQ(error_of("pools:\n  p:\n    backends:\n      - { address: 10.0.0.1, port: 80 }\n"
+                     "      - { address: 10.0.0.1, port: 80, name: other }\n"),
+            "test.yaml:5: pools.p.backends[1]: duplicate backend 10.0.0.1:80 in the pool");
+  EXPECT_EQ(error_of("pools:\n  p:\n    backends:\n      - { address: 10.0.0.1, port: 80, weight: -1 }\n"),
+            "test.yaml:4: pools.p.backends[0].weight: expected a non-negative integer, got \"-1\"");
+}
+
+TEST(ConfigLoaderTest, CapacityIsChecked) {
+  EXPECT_EQ(error_of("tables: { max_table_slots: 100 }\npools:\n  p:\n    backends:\n"
+                     "      - { address: 10.0.0.1, port: 80 }\nvips:\n"
+                     "  - { name: v, address: 10.0.0.9, port: 80, pool: p, table_size: 101 }\n"),
+            "test.yaml:7: vips: 101 table slots exceed tables.max_table_slots 100");
+}
+
+TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {
+  EXPECT_THAT(error_of("pools: [\n"), HasSubstr("test.yaml:2: YAML syntax error"));
+  EXPECT_THAT(error_of(""), HasSubstr("empty configuration"));
+  auto missing = load_config_file("/nonexistent/eclb.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, "cannot read config /nonexistent/eclb.yaml: No such file or directory");
+}
+
+}  // namespace
+}  // namespace eclb::ctl
