@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -234,7 +235,9 @@ Result<std::string> render_table(const TableSnapshot& snapshot, const std::strin
     const double share = static_cast<double>(backend.slot_count) / entry.table_size;
     const bool up = backend.state == abi::BackendState::kUp && total_weight > 0;
     const double target = up ? static_cast<double>(backend.weight) / total_weight : 0.0;
-    const std::string deviation = target > 0 ? fmt::format("{:+.2f}%", 100.0 * (share - target) / target) : "-";
+    const double relative = target > 0 ? 100.0 * (share - target) / target : 0.0;
+    const std::string deviation =
+        target > 0 ? (std::abs(relative) < 0.005 ? std::string("0.00%") : fmt::format("{:+.2f}%", relative)) : "-";
     rows.push_back({std::to_string(i), backend.name, endpoint_of(backend).to_string(),
                     std::string(to_string(backend.state)), std::to_string(backend.weight),
                     std::to_string(backend.slot_count), percent(share), percent(target), deviation});

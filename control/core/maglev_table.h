@@ -29,6 +29,8 @@ MaglevKey maglev_key(const Endpoint& endpoint) noexcept;
 inline constexpr uint64_t kMaglevOffsetSeed = 0x6563'6c62'2d6f'6666ULL;  // "eclb-off"
 inline constexpr uint64_t kMaglevSkipSeed = 0x6563'6c62'2d73'6b70ULL;    // "eclb-skp"
 
+inline constexpr uint32_t kMaxMaglevWeight = 1u << 24;
+
 class MaglevTable {
  public:
   enum class Fill { kAuto, kWeighted };  // kWeighted forces the general path (tests)
@@ -36,8 +38,8 @@ class MaglevTable {
   // Populates a table of `table_size` slots. Each slot holds an index into `backends`,
   // or abi::kNoBackend when no backend has a positive weight (empty set, all weights
   // zero: a documented empty table, every lookup finds no backend).
-  // Errors: table_size not prime or above abi::kMaxTableSize; duplicate identities; more
-  // weighted backends than slots.
+  // Errors: table_size not prime or above abi::kMaxTableSize; duplicate identities; a
+  // weight above kMaxMaglevWeight; more weighted backends than slots.
   // Weighted turns use stride scheduling: backend i takes its k-th turn at virtual time
   // (2k+1)/(2 w_i), ties broken by identity order, so over the whole fill every backend
   // takes turns in proportion to its weight and each turn claims exactly one slot.

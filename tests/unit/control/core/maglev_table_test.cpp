@@ -7,6 +7,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <xxhash.h>
 
 #include "control/core/maglev_digest.h"
 
@@ -83,6 +84,55 @@ TEST(MaglevTableTest, GoldenDigestOfWeightedIpv6Backends) {
   }
   const MaglevTable table = build_or_die(set, 251);
   EXPECT_EQ(maglev_digest(endpoints_of(set), table.slots()), golden("weighted-ipv6"));
+}
+
+// The straightforward population (scan every permutation from its pointer, equal or
+// stride-scheduled turns), written from the paper without the builder's optimizations.
+std::vector<uint32_t> naive_build(const std::vector<MaglevBackend>& set, uint32_t m) {
+  struct P {
+    MaglevKey key;
+    uint32_t index, weight;
+    uint64_t next, skip, turns = 0;
+  };
+  std::vector<P> perms;
+  for (uint32_t i = 0; i < set.size(); ++i) {
+    if (set[i].weight == 0) continue;
+    const MaglevKey key = maglev_key(set[i].endpoint);
+    perms.push_back({key, i, set[i].weight, XXH64(key.data(), key.size(), kMaglevOffsetSeed) % m,
+                     XXH64(key.data(), key.size(), kMaglevSkipSeed) % (m - 1) + 1});
+  }
+  std::sort(perms.begin(), perms.end(), [](const P& a, const P& b) { return a.key < b.key; });
+  std::vector<uint32_t> slots(m, abi::kNoBackend);
+  for (uint32_t filled = 0; filled < m && !perms.empty(); ++filled) {
+    size_t pick = 0;  // earliest (2k+1)/(2w), lowest identity on ties
+    for (size_t j = 1; j < perms.size(); ++j) {
+      const unsigned __int128 a = (unsigned __int128)(2 * perms[j].turns + 1) * perms[pick].weight;
+      const unsigned __int128 b = (unsigned __int128)(2 * perms[pick].turns + 1) * perms[j].weight;
+      if (a < b) pick = j;
+    }
+    P& p = perms[pick];
+    while (slots[p.next] != abi::kNoBackend) p.next = (p.next + p.skip) % m;
+    slots[p.next] = p.index;
+    p.next = (p.next + p.skip) % m;
+    ++p.turns;
+  }
+  return slots;
+}
+
+TEST(MaglevTableTest, MatchesTheNaivePopulationOnRandomSets) {
+  std::mt19937 random(2024);
+  for (int round = 0; round < 40; ++round) {
+    const uint32_t m = std::array<uint32_t, 5>{2, 13, 251, 1009, 4093}[round % 5];
+    std::vector<MaglevBackend> set;
+    const uint32_t n = 1 + random() % std::min<uint32_t>(m, 60);
+    for (uint32_t i = 0; i < n; ++i) set.push_back({endpoint(static_cast<uint32_t>(random() % 100000)), static_cast<uint32_t>(random() % 4 == 0 ? 0 : 1 + random() % 9)});
+    std::sort(set.begin(), set.end(), [](auto& a, auto& b) { return a.endpoint < b.endpoint; });
+    set.erase(std::unique(set.begin(), set.end(), [](auto& a, auto& b) { return a.endpoint == b.endpoint; }), set.end());
+    std::shuffle(set.begin(), set.end(), random);
+    const MaglevTable table = build_or_die(set, m);
+    const auto expected = naive_build(set, m);
+    ASSERT_TRUE(std::equal(expected.begin(), expected.end(), table.slots().begin())) << "round " << round;
+  }
 }
 
 TEST(MaglevTableTest, TableDependsOnlyOnTheSetNotItsOrder) {
