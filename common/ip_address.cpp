@@ -82,6 +82,34 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
   return Endpoint{*address, *number};
 }
 
+Result<IpPrefix> IpPrefix::parse(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return make_error("invalid prefix \"{}\" (expected ADDRESS/LENGTH)", text);
+  auto address = IpAddress::parse(text.substr(0, slash));
+  if (!address) return make_error("invalid prefix \"{}\": {}", text, address.error().message);
+  unsigned length = 0;
+  const std::string_view digits = text.substr(slash + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+  const unsigned max = address->is_v4() ? 32 : 128;
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || length > max) {
+    return make_error("invalid prefix length in \"{}\" (expected 0-{})", text, max);
+  }
+  return IpPrefix{*address, static_cast<uint8_t>(length)};
+}
+
+bool IpPrefix::contains(const IpAddress& other) const noexcept {
+  if (other.family != address.family) return false;
+  const unsigned full = length / 8, rest = length % 8;
+  for (unsigned i = 0; i < full; ++i) {
+    if (address.bytes[i] != other.bytes[i]) return false;
+  }
+  if (rest == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xFF << (8 - rest));
+  return (address.bytes[full] & mask) == (other.bytes[full] & mask);
+}
+
+std::string IpPrefix::to_string() const { return fmt::format("{}/{}", address.to_string(), length); }
+
 std::string Endpoint::to_string() const {
   if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
   return fmt::format("{}:{}", address.to_string(), port);

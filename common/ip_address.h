@@ -39,6 +39,19 @@ struct Endpoint {
   auto operator<=>(const Endpoint&) const = default;
 };
 
+// An address with a prefix length ("10.0.0.2/24"): an interface address and its on-link
+// subnet.
+struct IpPrefix {
+  IpAddress address;
+  uint8_t length = 0;
+
+  static Result<IpPrefix> parse(std::string_view text);
+  bool contains(const IpAddress& other) const noexcept;
+  std::string to_string() const;
+
+  auto operator<=>(const IpPrefix&) const = default;
+};
+
 // Parses a decimal port 1-65535.
 Result<uint16_t> parse_port(std::string_view text);
 

@@ -36,8 +36,10 @@ Result<TableLayout> TableLayout::compute(const TableCapacity& capacity) {
   layout.backends_offset = align_up(layout.vips_offset + uint64_t{capacity.max_vips} * sizeof(abi::VipEntry), 64);
   layout.vip_index_offset =
       align_up(layout.backends_offset + uint64_t{capacity.max_backends} * sizeof(abi::BackendEntry), 64);
-  layout.backend_by_id_offset =
+  layout.address_index_offset =
       align_up(layout.vip_index_offset + uint64_t{layout.vip_index_capacity} * sizeof(uint32_t), 64);
+  layout.backend_by_id_offset =
+      align_up(layout.address_index_offset + uint64_t{layout.vip_index_capacity} * sizeof(uint32_t), 64);
   layout.slots_offset = align_up(layout.backend_by_id_offset + uint64_t{capacity.max_backends} * sizeof(uint32_t), 64);
   layout.copy_bytes =
       align_up(layout.slots_offset + capacity.max_table_slots * sizeof(abi::SlotValue), abi::kCopyAlignment);

@@ -31,6 +31,7 @@ struct TableLayout {
   uint64_t vips_offset = 0;
   uint64_t backends_offset = 0;
   uint64_t vip_index_offset = 0;
+  uint64_t address_index_offset = 0;
   uint64_t backend_by_id_offset = 0;
   uint64_t slots_offset = 0;
 

@@ -77,10 +77,37 @@ uint64_t copy_checksum(const std::byte* copy_base, uint64_t used_bytes) noexcept
   return XXH3_64bits(copy_base + abi::kCopyChecksumStart, used_bytes - abi::kCopyChecksumStart);
 }
 
+bool copy_bounds_ok(const TableView& view, const TableLayout& layout) noexcept {
+  const abi::CopyHeader& header = view.header();
+  if (header.vips_offset != layout.vips_offset || header.backends_offset != layout.backends_offset ||
+      header.vip_index_offset != layout.vip_index_offset || header.address_index_offset != layout.address_index_offset ||
+      header.backend_by_id_offset != layout.backend_by_id_offset || header.slots_offset != layout.slots_offset ||
+      header.vip_count > layout.capacity.max_vips || header.backend_count > layout.capacity.max_backends ||
+      header.slot_count > layout.capacity.max_table_slots) {
+    return false;
+  }
+  for (const abi::VipEntry& vip : view.vips()) {
+    if (vip.table_size == 0 || vip.slots_first + vip.table_size > header.slot_count ||
+        uint64_t{vip.backend_first} + vip.backend_count > header.backend_count) {
+      return false;
+    }
+  }
+  for (const abi::BackendEntry& backend : view.backends()) {
+    if (backend.vip_position >= header.vip_count) return false;
+  }
+  for (const uint32_t value : view.vip_index()) {
+    if (value > header.vip_count) return false;
+  }
+  for (const uint32_t value : view.address_index()) {
+    if (value > header.vip_count) return false;
+  }
+  return true;
+}
+
 Result<void> validate_copy(const TableView& view, const TableLayout& layout) {
   const abi::CopyHeader& header = view.header();
   if (header.vips_offset != layout.vips_offset || header.backends_offset != layout.backends_offset ||
-      header.vip_index_offset != layout.vip_index_offset ||
+      header.vip_index_offset != layout.vip_index_offset || header.address_index_offset != layout.address_index_offset ||
       header.backend_by_id_offset != layout.backend_by_id_offset || header.slots_offset != layout.slots_offset) {
     return make_error("copy offsets do not match the region layout");
   }
@@ -144,6 +171,9 @@ Result<void> validate_copy(const TableView& view, const TableLayout& layout) {
   }
   for (const uint32_t value : view.vip_index()) {
     if (value > vips.size()) return make_error("vip index entry {} out of range", value);
+  }
+  for (const uint32_t value : view.address_index()) {
+    if (value > vips.size()) return make_error("address index entry {} out of range", value);
   }
   return success();
 }

@@ -50,6 +50,13 @@ class TableSegment {
   TableLayout layout_;
 };
 
+// The bounds part of validate_copy: counts within capacities and every index a reader
+// follows (VIP and address index entries, member ranges, slot ranges, ids) in range.
+// O(VIPs + members + index), noexcept and allocation-free: a dataplane worker runs it on
+// every new generation before forwarding with it (slot values are range-checked per
+// packet instead of scanned here).
+bool copy_bounds_ok(const TableView& view, const TableLayout& layout) noexcept;
+
 // Structural validation of one copy: counts within capacities, every index and offset in
 // range, names terminated, slots pointing at up members, and the checksum. O(size of copy).
 Result<void> validate_copy(const TableView& view, const TableLayout& layout);

@@ -58,6 +58,26 @@ class TableView {
     return nullptr;
   }
 
+  // Some VIP on `address` (any port and protocol), or nullptr: tells "a VIP address, but
+  // no VIP on that port" apart from traffic that is not ours at all.
+  const abi::VipEntry* find_vip_address(const uint8_t (&address)[16]) const noexcept {
+    const uint32_t* index = at<uint32_t>(header().address_index_offset);
+    const abi::VipEntry* entries = at<abi::VipEntry>(header().vips_offset);
+    uint64_t position = abi::vip_key_hash(address, 0, abi::L4Protocol{0}) & vip_index_mask_;
+    for (uint32_t probes = 0; probes <= vip_index_mask_; ++probes) {
+      const uint32_t value = index[position];
+      if (value == abi::kVipIndexEmpty) return nullptr;
+      const abi::VipEntry& vip = entries[value - 1];
+      if (equal16(vip.address, address)) return &vip;
+      position = (position + 1) & vip_index_mask_;
+    }
+    return nullptr;
+  }
+  std::span<const uint32_t> address_index() const noexcept {
+    return {at<uint32_t>(header().address_index_offset), vip_index_mask_ + 1};
+  }
+  uint64_t flow_hash_seed() const noexcept { return header().flow_hash_seed; }
+
   // The backend entry with stable member id `id`, or nullptr if no such member now.
   const abi::BackendEntry* backend_with_id(uint32_t id) const noexcept {
     if (id >= max_backends_) return nullptr;

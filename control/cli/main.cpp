@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
   table_command->add_option("VIP", vip, "VIP name or ADDRESS:PORT[/tcp|udp]")->required();
   table_command->add_option("--slots", slot_text, "print the raw slots FIRST:LAST (inclusive)");
   table_command->add_flag("--digest", digest, "print only the table digest, to compare hosts");
-  for (auto* command : {vips_command, backends_command, table_command}) {
+  std::string source;
+  auto* which_command = app.add_subcommand("which", "which backend a new flow from SOURCE to the VIP goes to");
+  which_command->add_option("VIP", vip, "VIP name or ADDRESS:PORT[/tcp|udp]")->required();
+  which_command->add_option("SOURCE", source, "client ADDRESS:PORT")->required();
+  for (auto* command : {vips_command, backends_command, table_command, which_command}) {
     command->add_flag("--json", json, "print JSON instead of a table");
   }
   CLI11_PARSE(app, argc, argv);
@@ -51,6 +55,8 @@ int main(int argc, char** argv) {
     output = eclb::ctl::cli::render_vips(*snapshot, json);
   } else if (backends_command->parsed()) {
     output = eclb::ctl::cli::render_backends(*snapshot, vip, json);
+  } else if (which_command->parsed()) {
+    output = eclb::ctl::cli::render_which(*snapshot, vip, source, json);
   } else if (digest) {
     output = eclb::ctl::cli::render_digest(*snapshot, vip, json);
   } else {

@@ -4,13 +4,17 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "common/ip_address.h"
+#include "dataplane/abi/flow_hash.h"
 #include "control/core/config.h"
 #include "control/core/maglev_digest.h"
 
@@ -246,6 +250,36 @@ Result<std::string> render_table(const TableSnapshot& snapshot, const std::strin
   if (entry.up_count == 0) out += "no backend is up: every new flow to this VIP is dropped (reason no_backend)\n";
   out += fmt::format("digest {}\n", digest_of(snapshot, entry));
   return out;
+}
+
+Result<std::string> render_which(const TableSnapshot& snapshot, const std::string& selector, const std::string& source,
+                                 bool json_output) {
+  auto vip = find_vip(snapshot, selector);
+  if (!vip) return std::move(vip).error();
+  const abi::VipEntry& entry = **vip;
+  auto client = Endpoint::parse(source);
+  if (!client) return std::move(client).error();
+  if (client->address.family != entry.family) return make_error("{} and the VIP are of different families", source);
+  abi::FlowKey key{};
+  key.family = entry.family;
+  key.protocol = static_cast<uint8_t>(entry.protocol);
+  std::memcpy(key.src, client->address.bytes.data(), 16);
+  std::memcpy(key.dst, entry.address, 16);
+  key.src_port_be = htons(client->port);
+  key.dst_port_be = htons(entry.port);
+  const uint64_t hash = abi::flow_hash(key, snapshot.view.flow_hash_seed());
+  const uint32_t slot = static_cast<uint32_t>(hash % entry.table_size);
+  const uint32_t member = snapshot.view.slots_of(entry)[slot];
+  const abi::BackendEntry* backend = member < entry.backend_count ? &snapshot.view.backends_of(entry)[member] : nullptr;
+  if (json_output) {
+    json out = {{"vip", entry.name}, {"source", client->to_string()}, {"generation", snapshot.generation},
+                {"hash", fmt::format("{:#018x}", hash)}, {"slot", slot}, {"backend", nullptr}};
+    if (backend != nullptr) out["backend"] = backend_json(snapshot, entry, member);
+    return out.dump() + "\n";
+  }
+  if (backend == nullptr) return fmt::format("no backend (slot {} is empty: the VIP has no backend up)\n", slot);
+  return fmt::format("{} {} (slot {}, flow hash {:#018x}, generation {})\n", backend->name,
+                     endpoint_of(*backend).to_string(), slot, hash, snapshot.generation);
 }
 
 Result<std::string> render_digest(const TableSnapshot& snapshot, const std::string& selector, bool json_output) {

@@ -28,6 +28,11 @@ std::string render_vips(const TableSnapshot& snapshot, bool json);
 Result<std::string> render_backends(const TableSnapshot& snapshot, const std::string& vip, bool json);
 Result<std::string> render_table(const TableSnapshot& snapshot, const std::string& vip, bool json,
                                  std::optional<SlotRange> slots);
+// Which backend the Maglev table sends a new flow from `source` (ADDRESS:PORT) to the
+// VIP to: flow_hash (dataplane/abi/flow_hash.h) with the published seed, mod M.
+Result<std::string> render_which(const TableSnapshot& snapshot, const std::string& vip, const std::string& source,
+                                 bool json);
+
 // One line: the table digest (maglev_digest) of the VIP, for comparing hosts.
 Result<std::string> render_digest(const TableSnapshot& snapshot, const std::string& vip, bool json);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,40 @@ struct VipConfig {
 struct TablesConfig {
   std::string segment = "/dev/shm/eclb-tables";
   TableCapacity capacity;
+  // Seed of the flow hash (dataplane/abi/flow_hash.h). The same on every host of a
+  // deployment, never random per process: it decides which backend a flow maps to.
+  uint64_t flow_hash_seed = 0x65636c622d666c77ULL;  // "eclb-flw"
+};
+
+// One DPDK port of eclb-dataplane (one-armed: VIP traffic leaves by the port it came in).
+struct DataplanePortConfig {
+  uint16_t id = 0;                  // DPDK port id (order of --vdev / PCI devices)
+  std::optional<IpPrefix> ipv4;     // local address (tunnel source, ARP target) and on-link subnet
+  std::optional<IpPrefix> ipv6;
+  std::optional<IpAddress> gateway_ipv4;  // next hop for backends outside the subnet
+  std::optional<IpAddress> gateway_ipv6;
+  uint16_t mtu = 0;                 // 0: the port's own MTU
+};
+
+struct DataplaneConfig {
+  std::vector<DataplanePortConfig> ports;
+  uint32_t flows_per_worker = 1u << 20;  // flow entries per worker lcore (rounded up to 8 x 2^k)
+  std::string flows_path = "/dev/hugepages/eclb-flows";
+  std::string stats_path = "/dev/shm/eclb-stats";
+  uint16_t gue_port = 6080;
+  uint32_t timeout_tcp_syn_s = 10;
+  uint32_t timeout_tcp_established_s = 2 * 86400;
+  uint32_t timeout_tcp_closing_s = 15;
+  uint32_t timeout_tcp_closed_s = 5;
+  uint32_t timeout_udp_s = 60;
+  uint32_t guard_rate = 10000;   // established entries that may be displaced per second
+  uint32_t guard_burst = 20000;
 };
 
 struct Config {
   std::string source;  // file the config came from, for messages
   TablesConfig tables;
+  DataplaneConfig dataplane;
   std::vector<PoolConfig> pools;
   std::vector<VipConfig> vips;
 

@@ -105,7 +105,8 @@ TablesConfig parse_tables(const Reader& reader, const YAML::Node& node) {
   TablesConfig tables;
   if (!node.IsDefined()) return tables;
   reader.expect_map(node, "tables");
-  reader.check_keys(node, "tables", {"segment", "max_vips", "max_backends", "max_table_slots", "max_readers"});
+  reader.check_keys(node, "tables",
+                    {"segment", "max_vips", "max_backends", "max_table_slots", "max_readers", "flow_hash_seed"});
   if (node["segment"].IsDefined()) {
     tables.segment = reader.scalar(node["segment"], "tables.segment");
     if (tables.segment.empty() || tables.segment.front() != '/') {
@@ -121,7 +122,86 @@ TablesConfig parse_tables(const Reader& reader, const YAML::Node& node) {
       reader.optional_unsigned(node, "max_readers", "tables", capacity.max_readers, 1, kMaxReadersLimit));
   capacity.max_table_slots =
       reader.optional_unsigned(node, "max_table_slots", "tables", capacity.max_table_slots, 2, 1ull << 32);
+  tables.flow_hash_seed =
+      reader.optional_unsigned(node, "flow_hash_seed", "tables", tables.flow_hash_seed, 0, UINT64_MAX);
   return tables;
+}
+
+DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  reader.expect_map(node, field);
+  reader.check_keys(node, field, {"id", "ipv4", "ipv6", "gateway_ipv4", "gateway_ipv6", "mtu"});
+  DataplanePortConfig port;
+  if (!node["id"].IsDefined()) reader.fail(node, field + ".id", "missing");
+  port.id = static_cast<uint16_t>(reader.unsigned_value(node["id"], field + ".id", 0, 1023));
+  const auto prefix = [&](const char* key, abi::AddressFamily family) -> std::optional<IpPrefix> {
+    if (!node[key].IsDefined()) return std::nullopt;
+    auto parsed = IpPrefix::parse(reader.scalar(node[key], field + "." + key));
+    if (!parsed) reader.fail(node[key], field + "." + key, parsed.error().message);
+    if (parsed->address.family != family) reader.fail(node[key], field + "." + key, "wrong address family");
+    return *parsed;
+  };
+  const auto address = [&](const char* key, abi::AddressFamily family) -> std::optional<IpAddress> {
+    if (!node[key].IsDefined()) return std::nullopt;
+    auto parsed = IpAddress::parse(reader.scalar(node[key], field + "." + key));
+    if (!parsed) reader.fail(node[key], field + "." + key, parsed.error().message);
+    if (parsed->family != family) reader.fail(node[key], field + "." + key, "wrong address family");
+    return *parsed;
+  };
+  port.ipv4 = prefix("ipv4", abi::AddressFamily::kIpv4);
+  port.ipv6 = prefix("ipv6", abi::AddressFamily::kIpv6);
+  port.gateway_ipv4 = address("gateway_ipv4", abi::AddressFamily::kIpv4);
+  port.gateway_ipv6 = address("gateway_ipv6", abi::AddressFamily::kIpv6);
+  port.mtu = static_cast<uint16_t>(reader.optional_unsigned(node, "mtu", field, 0, 576, 9000));
+  return port;
+}
+
+DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
+  DataplaneConfig dataplane;
+  if (!node.IsDefined()) return dataplane;
+  reader.expect_map(node, "dataplane");
+  reader.check_keys(node, "dataplane",
+                    {"ports", "flows_per_worker", "flows_path", "stats_path", "gue_port", "timeouts", "eviction_guard"});
+  if (node["ports"].IsDefined()) {
+    reader.expect_sequence(node["ports"], "dataplane.ports");
+    std::set<uint16_t> ids;
+    for (size_t i = 0; i < node["ports"].size(); ++i) {
+      const std::string field = fmt::format("dataplane.ports[{}]", i);
+      DataplanePortConfig port = parse_dataplane_port(reader, node["ports"][i], field);
+      if (!ids.insert(port.id).second) reader.fail(node["ports"][i], field + ".id", "duplicate port id");
+      dataplane.ports.push_back(std::move(port));
+    }
+  }
+  dataplane.flows_per_worker = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "flows_per_worker", "dataplane", dataplane.flows_per_worker, 64, 1u << 28));
+  for (const char* key : {"flows_path", "stats_path"}) {
+    if (!node[key].IsDefined()) continue;
+    std::string path = reader.scalar(node[key], std::string("dataplane.") + key);
+    if (path.empty() || path.front() != '/') reader.fail(node[key], std::string("dataplane.") + key, "must be an absolute path");
+    (std::string_view(key) == "flows_path" ? dataplane.flows_path : dataplane.stats_path) = path;
+  }
+  dataplane.gue_port =
+      static_cast<uint16_t>(reader.optional_unsigned(node, "gue_port", "dataplane", dataplane.gue_port, 1, 65535));
+  if (const YAML::Node timeouts = node["timeouts"]; timeouts.IsDefined()) {
+    reader.expect_map(timeouts, "dataplane.timeouts");
+    reader.check_keys(timeouts, "dataplane.timeouts", {"tcp_syn", "tcp_established", "tcp_closing", "tcp_closed", "udp"});
+    const auto seconds = [&](const char* key, uint32_t fallback) {
+      return static_cast<uint32_t>(reader.optional_unsigned(timeouts, key, "dataplane.timeouts", fallback, 1, 365 * 86400));
+    };
+    dataplane.timeout_tcp_syn_s = seconds("tcp_syn", dataplane.timeout_tcp_syn_s);
+    dataplane.timeout_tcp_established_s = seconds("tcp_established", dataplane.timeout_tcp_established_s);
+    dataplane.timeout_tcp_closing_s = seconds("tcp_closing", dataplane.timeout_tcp_closing_s);
+    dataplane.timeout_tcp_closed_s = seconds("tcp_closed", dataplane.timeout_tcp_closed_s);
+    dataplane.timeout_udp_s = seconds("udp", dataplane.timeout_udp_s);
+  }
+  if (const YAML::Node guard = node["eviction_guard"]; guard.IsDefined()) {
+    reader.expect_map(guard, "dataplane.eviction_guard");
+    reader.check_keys(guard, "dataplane.eviction_guard", {"rate", "burst"});
+    dataplane.guard_rate =
+        static_cast<uint32_t>(reader.optional_unsigned(guard, "rate", "dataplane.eviction_guard", dataplane.guard_rate, 0, 1u << 30));
+    dataplane.guard_burst =
+        static_cast<uint32_t>(reader.optional_unsigned(guard, "burst", "dataplane.eviction_guard", dataplane.guard_burst, 0, 1u << 30));
+  }
+  return dataplane;
 }
 
 BackendConfig parse_backend(const Reader& reader, const YAML::Node& node, const std::string& field) {
@@ -233,8 +313,9 @@ Config parse_root(const Reader& reader, const YAML::Node& root, const std::strin
   config.source = source;
   if (root.IsNull() || !root.IsDefined()) reader.fail(root, "(top level)", "empty configuration");
   reader.expect_map(root, "(top level)");
-  reader.check_keys(root, "", {"tables", "pools", "vips"});
+  reader.check_keys(root, "", {"tables", "pools", "vips", "dataplane"});
   config.tables = parse_tables(reader, root["tables"]);
+  config.dataplane = parse_dataplane(reader, root["dataplane"]);
   config.pools = parse_pools(reader, root["pools"]);
   const YAML::Node vips = root["vips"];
   if (vips.IsDefined()) {

@@ -31,6 +31,7 @@ struct VipContent {
 
 struct TableContent {
   std::vector<VipContent> vips;
+  uint64_t flow_hash_seed = 0;  // seed of abi::flow_hash, from tables.flow_hash_seed
 };
 
 }  // namespace eclb::ctl

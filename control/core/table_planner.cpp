@@ -9,6 +9,7 @@ abi::BackendState all_up(const PoolConfig&, const BackendConfig&) { return abi::
 
 Result<TableContent> plan_tables(const Config& config, const BackendStateFn& state_of) {
   TableContent content;
+  content.flow_hash_seed = config.tables.flow_hash_seed;
   content.vips.reserve(config.vips.size());
   for (const VipConfig& vip : config.vips) {
     const PoolConfig* pool = config.find_pool(vip.pool);

@@ -275,9 +275,11 @@ Result<PublishReport> TableWriter::publish(const TableContent& content) {
   auto* vips = reinterpret_cast<abi::VipEntry*>(copy + layout.vips_offset);
   auto* backends = reinterpret_cast<abi::BackendEntry*>(copy + layout.backends_offset);
   auto* vip_index = reinterpret_cast<uint32_t*>(copy + layout.vip_index_offset);
+  auto* address_index = reinterpret_cast<uint32_t*>(copy + layout.address_index_offset);
   auto* backend_by_id = reinterpret_cast<uint32_t*>(copy + layout.backend_by_id_offset);
   auto* slots = reinterpret_cast<abi::SlotValue*>(copy + layout.slots_offset);
   std::memset(vip_index, 0, sizeof(uint32_t) * layout.vip_index_capacity);
+  std::memset(address_index, 0, sizeof(uint32_t) * layout.vip_index_capacity);
   std::fill_n(backend_by_id, layout.capacity.max_backends, abi::kNoBackend);
 
   uint32_t backend_position = 0;
@@ -326,6 +328,14 @@ Result<PublishReport> TableWriter::publish(const TableContent& content) {
     uint64_t position = abi::vip_key_hash(vip.address, vip.port, vip.protocol) & index_mask;
     while (vip_index[position] != abi::kVipIndexEmpty) position = (position + 1) & index_mask;
     vip_index[position] = v + 1;
+    // One address_index entry per distinct VIP address.
+    position = abi::vip_key_hash(vip.address, 0, abi::L4Protocol{0}) & index_mask;
+    bool address_known = false;
+    while (address_index[position] != abi::kVipIndexEmpty) {
+      address_known = address_known || std::memcmp(vips[address_index[position] - 1].address, vip.address, 16) == 0;
+      position = (position + 1) & index_mask;
+    }
+    if (!address_known) address_index[position] = v + 1;
 
     backend_position += vip.backend_count;
     slot_position += in.table_size;
@@ -338,6 +348,8 @@ Result<PublishReport> TableWriter::publish(const TableContent& content) {
   copy_header->vips_offset = layout.vips_offset;
   copy_header->backends_offset = layout.backends_offset;
   copy_header->vip_index_offset = layout.vip_index_offset;
+  copy_header->address_index_offset = layout.address_index_offset;
+  copy_header->flow_hash_seed = content.flow_hash_seed;
   copy_header->backend_by_id_offset = layout.backend_by_id_offset;
   copy_header->slots_offset = layout.slots_offset;
   copy_header->built_unix_ns = unix_now_ns();

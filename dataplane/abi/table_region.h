@@ -12,6 +12,7 @@
 //     VipEntry[max_vips]              at CopyHeader::vips_offset
 //     BackendEntry[max_backends]      at CopyHeader::backends_offset
 //     uint32_t vip_index[vip_index_capacity]   open-addressing VIP lookup
+//     uint32_t address_index[vip_index_capacity]  the same, keyed by address only
 //     uint32_t backend_by_id[max_backends]     stable member id -> backend position
 //     uint32_t slots[max_table_slots]          every VIP's Maglev table, back to back
 //
@@ -105,7 +106,9 @@ struct CopyHeader {
   uint64_t backend_by_id_offset;
   uint64_t slots_offset;
   uint64_t built_unix_ns;     // when the writer built this content
-  uint64_t reserved[5];
+  uint64_t flow_hash_seed;    // seed of flow_hash() (flow_hash.h) for every VIP of this copy
+  uint64_t address_index_offset;  // open-addressing set of VIP addresses (any port/protocol)
+  uint64_t reserved[3];
 };
 
 struct VipEntry {
@@ -192,6 +195,8 @@ static_assert(offsetof(CopyHeader, vip_index_offset) == 56);
 static_assert(offsetof(CopyHeader, backend_by_id_offset) == 64);
 static_assert(offsetof(CopyHeader, slots_offset) == 72);
 static_assert(offsetof(CopyHeader, built_unix_ns) == 80);
+static_assert(offsetof(CopyHeader, flow_hash_seed) == 88);
+static_assert(offsetof(CopyHeader, address_index_offset) == 96);
 
 static_assert(std::is_standard_layout_v<VipEntry> && std::is_trivially_copyable_v<VipEntry>);
 static_assert(sizeof(VipEntry) == 128);
@@ -221,8 +226,9 @@ static_assert(offsetof(BackendEntry, slot_count) == 32);
 static_assert(offsetof(BackendEntry, vip_position) == 36);
 static_assert(offsetof(BackendEntry, name) == 48);
 
-// Hash of a VIP key for vip_index (linear probing, capacity a power of two). Writer and
-// dataplane must agree, so it lives here. Not a security boundary: keys are config.
+// Hash of a VIP key for vip_index (linear probing, capacity a power of two); the
+// address_index uses port 0 and protocol 0. Writer and dataplane must agree, so it lives
+// here. Not a security boundary: keys are config.
 constexpr uint64_t vip_key_hash(const uint8_t (&address)[16], uint16_t port, L4Protocol protocol) noexcept {
   uint64_t lo = 0, hi = 0;
   for (int i = 0; i < 8; ++i) {

@@ -1,0 +1,105 @@
+// The flow region: every worker lcore's flow table in shared (hugepage) memory, owned by
+// no single dataplane run. A restarted eclb-dataplane with the same worker count and
+// table geometry adopts it, so established flows keep their backends across restarts
+// and upgrades; eclbctl maps it read-only to list flows.
+//
+// Per worker: FlowWorkerHeader, FlowBucket[bucket_count], FlowEntry[bucket_count * kWays].
+// A flow lives in bucket (flow_hash & (bucket_count - 1)), in one of its kWays ways; the
+// bucket line holds the ways' signatures, states and last-seen times so a lookup reads
+// one bucket line and, on a signature match, one entry line.
+// Only the owning worker writes its table (plain stores); readers of another process
+// may see an entry mid-update and must treat what they read as advisory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "dataplane/abi/table_region.h"
+
+namespace eclb::abi {
+
+inline constexpr uint64_t kFlowRegionMagic = 0x31574C46424C4345ULL;  // "ECLBFLW1" in memory
+inline constexpr uint16_t kFlowAbiMajor = 1;
+inline constexpr uint16_t kFlowAbiMinor = 0;
+inline constexpr uint32_t kFlowWays = 8;
+
+// State of a flow entry; drives its idle timeout and its eviction class.
+enum class FlowState : uint8_t {
+  kEmpty = 0,
+  kTcpSynSeen = 1,      // half-open: only SYNs so far
+  kTcpEstablished = 2,  // data or ACKs seen
+  kTcpClosing = 3,      // FIN seen
+  kTcpClosed = 4,       // RST seen
+  kUdp = 5,
+};
+
+struct FlowRegionHeader {
+  uint64_t magic;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  uint32_t header_bytes;
+  uint64_t region_bytes;
+  uint64_t generation;        // atomic; bumped by every dataplane run that attaches
+  uint64_t checksum;          // XXH3-64 of the header with atomic fields as zero
+  uint32_t worker_count;
+  uint32_t bucket_count;      // per worker, a power of two
+  uint64_t worker_offset;     // first worker block
+  uint64_t worker_bytes;      // one worker block
+  uint64_t owner_pid;         // atomic; dataplane run using the region, 0 = none
+  uint64_t created_unix_ns;
+  uint64_t reserved[6];
+};
+
+struct alignas(64) FlowWorkerHeader {
+  uint64_t entries;           // occupied ways (owner only)
+  uint64_t reserved[7];
+};
+
+struct alignas(64) FlowBucket {
+  uint16_t signature[kFlowWays];  // (flow_hash >> 48) | 1; 0 = empty way
+  FlowState state[kFlowWays];
+  uint32_t last_seen_s[kFlowWays];  // CLOCK_MONOTONIC seconds
+  uint64_t reserved;
+};
+
+struct alignas(64) FlowEntry {
+  uint8_t src[16];            // the flow's key, as FlowKey (flow_hash.h)
+  uint8_t dst[16];
+  uint16_t src_port_be;
+  uint16_t dst_port_be;
+  AddressFamily family;
+  uint8_t protocol;
+  uint16_t reserved0;
+  uint32_t vip_id;            // VipEntry::id
+  uint32_t backend_id;        // BackendEntry::id of the chosen member
+  uint32_t backend_incarnation;
+  uint32_t created_s;         // CLOCK_MONOTONIC seconds
+  uint64_t reserved1;
+};
+
+static_assert(std::is_standard_layout_v<FlowRegionHeader> && sizeof(FlowRegionHeader) == 128);
+static_assert(offsetof(FlowRegionHeader, generation) == 24);
+static_assert(offsetof(FlowRegionHeader, worker_count) == 40);
+static_assert(offsetof(FlowRegionHeader, bucket_count) == 44);
+static_assert(offsetof(FlowRegionHeader, worker_offset) == 48);
+static_assert(offsetof(FlowRegionHeader, worker_bytes) == 56);
+static_assert(offsetof(FlowRegionHeader, owner_pid) == 64);
+static_assert(sizeof(FlowWorkerHeader) == 64);
+static_assert(std::is_standard_layout_v<FlowBucket> && sizeof(FlowBucket) == 64);
+static_assert(offsetof(FlowBucket, state) == 16);
+static_assert(offsetof(FlowBucket, last_seen_s) == 24);
+static_assert(std::is_standard_layout_v<FlowEntry> && sizeof(FlowEntry) == 64);
+static_assert(offsetof(FlowEntry, src_port_be) == 32);
+static_assert(offsetof(FlowEntry, family) == 36);
+static_assert(offsetof(FlowEntry, vip_id) == 40);
+static_assert(offsetof(FlowEntry, backend_id) == 44);
+static_assert(offsetof(FlowEntry, backend_incarnation) == 48);
+static_assert(offsetof(FlowEntry, created_s) == 52);
+
+constexpr uint64_t flow_worker_bytes(uint32_t bucket_count) {
+  return sizeof(FlowWorkerHeader) + uint64_t{bucket_count} * sizeof(FlowBucket) +
+         uint64_t{bucket_count} * kFlowWays * sizeof(FlowEntry);
+}
+
+}  // namespace eclb::abi

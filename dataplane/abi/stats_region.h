@@ -1,0 +1,95 @@
+// The stats region: eclb-dataplane's counters in shared memory, per worker lcore, per VIP
+// and per backend (indexed by the stable ids of the table region), plus drops by reason.
+// Each lcore writes only its own block (relaxed stores, no locked read-modify-write);
+// eclbctl and eclb-control's metrics read and sum them (relaxed loads). Counters are
+// monotonic for the life of a dataplane run; `generation` changes when a new run starts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "dataplane/abi/drop_reason.h"
+
+namespace eclb::abi {
+
+inline constexpr uint64_t kStatsRegionMagic = 0x31415453424C4345ULL;  // "ECLBSTA1" in memory
+inline constexpr uint16_t kStatsAbiMajor = 1;
+inline constexpr uint16_t kStatsAbiMinor = 0;
+
+struct StatsHeader {
+  uint64_t magic;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  uint32_t header_bytes;
+  uint64_t region_bytes;
+  uint64_t generation;         // atomic; start time (unix ns) of the run writing the counters
+  uint64_t checksum;           // XXH3-64 of the header with the atomic fields as zero
+  uint32_t lcore_count;        // worker lcores
+  uint32_t max_vips;
+  uint32_t max_backends;
+  uint32_t drop_slots;         // kDropReasonSlots
+  uint64_t lcore_offset;       // first LcoreStats block
+  uint64_t lcore_bytes;        // size of one lcore's block (LcoreStats + VIP + backend arrays)
+  uint64_t dataplane_pid;      // atomic
+  uint64_t heartbeat_unix_ns;  // atomic; refreshed about every 100 ms while the dataplane runs
+  uint64_t reserved[5];
+};
+
+struct alignas(64) LcoreStats {
+  uint64_t rx_packets;
+  uint64_t rx_bytes;
+  uint64_t tx_packets;
+  uint64_t tx_bytes;
+  uint64_t table_generation;   // generation this lcore forwards with
+  uint64_t flow_entries;       // occupied flow entries (refreshed by the lcore now and then)
+  uint64_t flow_inserts;
+  uint64_t flow_evictions_established;  // idle established entries displaced under pressure
+  uint64_t flow_evictions_other;        // half-open / closed / expired entries reused
+  uint64_t flow_guard_skips;   // new flows forwarded without an entry (rate guard)
+  uint64_t flow_repicks;       // flows whose backend left: picked again
+  uint64_t slow_path_packets;  // ARP / ND handed to the control lcore
+  uint64_t icmp_echo_replies;
+  uint64_t icmp_too_big_sent;
+  uint64_t icmp_errors_forwarded;  // frag-needed / packet-too-big steered to a backend
+  uint64_t fragments;          // VIP fragments seen (also counted as drops)
+  uint64_t reserved[16];
+  uint64_t drops[kDropReasonSlots];
+};
+
+struct VipStats {
+  uint64_t packets;
+  uint64_t bytes;
+  uint64_t new_flows;
+  uint64_t no_backend_drops;
+};
+
+struct BackendStats {
+  uint64_t packets;
+  uint64_t bytes;
+  uint64_t new_flows;
+  uint64_t reserved;
+};
+
+static_assert(std::is_standard_layout_v<StatsHeader> && sizeof(StatsHeader) == 128);
+static_assert(offsetof(StatsHeader, generation) == 24);
+static_assert(offsetof(StatsHeader, checksum) == 32);
+static_assert(offsetof(StatsHeader, lcore_count) == 40);
+static_assert(offsetof(StatsHeader, lcore_offset) == 56);
+static_assert(offsetof(StatsHeader, lcore_bytes) == 64);
+static_assert(offsetof(StatsHeader, dataplane_pid) == 72);
+static_assert(offsetof(StatsHeader, heartbeat_unix_ns) == 80);
+static_assert(std::is_standard_layout_v<LcoreStats> && sizeof(LcoreStats) == 512);
+static_assert(offsetof(LcoreStats, table_generation) == 32);
+static_assert(offsetof(LcoreStats, drops) == 256);
+static_assert(sizeof(VipStats) == 32 && sizeof(BackendStats) == 32);
+
+// Layout of one lcore block: LcoreStats, then VipStats[max_vips], then
+// BackendStats[max_backends]; blocks are 64-byte aligned and back to back.
+constexpr uint64_t stats_lcore_bytes(uint32_t max_vips, uint32_t max_backends) {
+  const uint64_t bytes = sizeof(LcoreStats) + uint64_t{max_vips} * sizeof(VipStats) +
+                         uint64_t{max_backends} * sizeof(BackendStats);
+  return (bytes + 63) / 64 * 64;
+}
+
+}  // namespace eclb::abi

@@ -1,0 +1,30 @@
+// Unaligned big-endian loads and stores for header fields: packets give no alignment
+// guarantee (a VLAN tag shifts every L3 field by 4 bytes).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace eclb::dp {
+
+inline uint16_t load_be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t load_be32(const uint8_t* p) noexcept {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+}
+inline void store_be16(uint8_t* p, uint16_t value) noexcept {
+  p[0] = static_cast<uint8_t>(value >> 8);
+  p[1] = static_cast<uint8_t>(value);
+}
+inline void store_be32(uint8_t* p, uint32_t value) noexcept {
+  p[0] = static_cast<uint8_t>(value >> 24);
+  p[1] = static_cast<uint8_t>(value >> 16);
+  p[2] = static_cast<uint8_t>(value >> 8);
+  p[3] = static_cast<uint8_t>(value);
+}
+inline uint16_t load_u16(const uint8_t* p) noexcept {  // raw, keeps network order
+  uint16_t value;
+  std::memcpy(&value, p, 2);
+  return value;
+}
+
+}  // namespace eclb::dp

@@ -1,0 +1,84 @@
+// FlowTable: one worker lcore's flow table (5-tuple -> VIP and backend), laid out in
+// the flow region (dataplane/abi/flow_region.h) so a restarted dataplane can adopt it.
+// Bounded, 8-way set-associative; TCP-state-aware idle timeouts; under pressure the
+// victim is the way of the lowest eviction class, oldest first:
+//   empty < expired < RST-closed < FIN-closing < half-open < UDP < established,
+// and the last two ("protected") are displaced only by a flow past its handshake and
+// only with a token from the eviction guard. A SYN flood therefore only ever recycles
+// half-open and closed entries; a quiet WebSocket that lives for days keeps its entry.
+// Owner lcore only; noexcept, allocation-free.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/abi/flow_hash.h"
+#include "dataplane/abi/flow_region.h"
+
+namespace eclb::dp {
+
+struct FlowTimeouts {
+  uint32_t syn_s = 10;                 // half-open
+  uint32_t established_s = 2 * 86400;  // idle established TCP: quiet WebSockets live for days
+  uint32_t closing_s = 15;             // after FIN
+  uint32_t closed_s = 5;               // after RST
+  uint32_t udp_s = 60;
+};
+
+struct FlowGuardConfig {
+  uint32_t protected_evictions_per_s = 10000;  // refill rate of the eviction guard
+  uint32_t protected_eviction_burst = 20000;
+};
+
+enum class InsertOutcome : uint8_t {
+  kFree,                // empty or expired way
+  kEvictedUnprotected,  // displaced a half-open or closed entry
+  kEvictedProtected,    // displaced an idle established or UDP entry (guard token spent)
+  kRefused,             // nothing this flow may displace: forward without an entry
+};
+
+struct InsertResult {
+  abi::FlowEntry* entry;
+  InsertOutcome outcome;
+};
+
+class FlowTable {
+ public:
+  FlowTable() = default;
+  // bucket_count: a power of two. The memory stays owned by the flow region.
+  FlowTable(abi::FlowWorkerHeader* header, abi::FlowBucket* buckets, abi::FlowEntry* entries, uint32_t bucket_count,
+            const FlowTimeouts& timeouts, const FlowGuardConfig& guard) noexcept;
+
+  void prefetch(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[hash & mask_], 1, 3); }
+
+  // The live entry of `key`, with its last-seen time refreshed and its TCP state
+  // advanced by `tcp_flags`; nullptr if absent or expired.
+  abi::FlowEntry* find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s) noexcept;
+
+  // The live entry of `key` without touching it (for ICMP errors about the flow).
+  const abi::FlowEntry* peek(const abi::FlowKey& key, uint64_t hash, uint32_t now_s) const noexcept;
+
+  // Adds `key` (known to be absent) in `state`. The caller fills vip/backend fields.
+  InsertResult insert(const abi::FlowKey& key, uint64_t hash, abi::FlowState state, uint32_t now_s) noexcept;
+
+  uint64_t entries() const noexcept { return header_->entries; }
+  uint32_t bucket_count() const noexcept { return mask_ + 1; }
+  const FlowTimeouts& timeouts() const noexcept { return timeouts_; }
+
+  static abi::FlowState initial_state(uint8_t protocol, uint8_t tcp_flags) noexcept;
+  static abi::FlowState next_state(abi::FlowState current, uint8_t tcp_flags) noexcept;
+  uint32_t timeout_of(abi::FlowState state) const noexcept;
+
+ private:
+  bool take_guard_token(uint32_t now_s) noexcept;
+
+  abi::FlowWorkerHeader* header_ = nullptr;
+  abi::FlowBucket* buckets_ = nullptr;
+  abi::FlowEntry* entries_ = nullptr;
+  uint32_t mask_ = 0;
+  FlowTimeouts timeouts_;
+  FlowGuardConfig guard_;
+  uint64_t guard_tokens_ = 0;
+  uint32_t guard_refilled_s_ = 0;
+};
+
+}  // namespace eclb::dp

@@ -1,0 +1,331 @@
+// The per-packet pipeline (see worker.h). Two passes over a burst: the first parses,
+// matches VIPs, hashes and prefetches flow buckets; the second does the flow table,
+// the Maglev pick and the rewrite while the bucket lines arrive.
+#include "dataplane/fastpath/worker.h"
+
+#include <rte_ethdev.h>
+
+#include <cstring>
+
+#include "dataplane/abi/flow_hash.h"
+#include "dataplane/fastpath/byte_order.h"
+#include "dataplane/fastpath/encap.h"
+#include "dataplane/fastpath/icmp.h"
+
+namespace eclb::dp {
+namespace {
+
+using abi::DropReason;
+
+// Counters are written only by this lcore; the relaxed store makes readers in other
+// processes see whole values (no locked read-modify-write on the hot path).
+inline void add(uint64_t& counter, uint64_t value) noexcept {
+  __atomic_store_n(&counter, counter + value, __ATOMIC_RELAXED);
+}
+
+inline bool same_address(const uint8_t* a, const uint8_t* b, abi::AddressFamily family) noexcept {
+  return std::memcmp(a, b, family == abi::AddressFamily::kIpv6 ? 16 : 4) == 0;
+}
+
+inline bool is_local_address(const WorkerPort& port, const PacketView& view) noexcept {
+  if (view.key.family == abi::AddressFamily::kIpv4) {
+    return port.has_ipv4 && same_address(view.key.dst, port.local_ipv4, view.key.family);
+  }
+  return port.has_ipv6 && same_address(view.key.dst, port.local_ipv6, view.key.family);
+}
+
+inline abi::L4Protocol l4_of(uint8_t protocol) noexcept { return static_cast<abi::L4Protocol>(protocol); }
+
+}  // namespace
+
+struct Worker::Classified {
+  PacketView view;
+  const abi::VipEntry* vip;  // nullptr: the packet was already dealt with
+  uint64_t hash;
+};
+
+Worker::Worker(const FlowTable& flows, const WorkerCounters& counters, const WorkerSettings& settings) noexcept
+    : flows_(flows), counters_(counters), settings_(settings) {}
+
+void Worker::set_table(const TableView& view, uint64_t generation) noexcept {
+  table_ = view;
+  generation_ = generation;
+  seed_ = view.empty() ? 0 : view.flow_hash_seed();
+  __atomic_store_n(&counters_.lcore->table_generation, generation, __ATOMIC_RELAXED);
+}
+
+void Worker::drop(rte_mbuf* m, DropReason reason) noexcept {
+  add(counters_.lcore->drops[static_cast<uint32_t>(reason)], 1);
+  rte_pktmbuf_free(m);
+}
+
+uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept {
+  Classified work[kBurstSize];
+  uint64_t rx_bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    // One packet ahead: its header line arrives while this one is classified.
+    if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(packets[i + 1], void*));
+    rx_bytes += rte_pktmbuf_pkt_len(packets[i]);
+    classify(port, packets[i], work[i]);
+  }
+  add(counters_.lcore->rx_packets, count);
+  add(counters_.lcore->rx_bytes, rx_bytes);
+  for (uint16_t i = 0; i < count; ++i) {
+    if (work[i].vip != nullptr) handle_vip_packet(port, packets[i], work[i].view, *work[i].vip, work[i].hash);
+  }
+  return flush_tx(port);
+}
+
+void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
+  out.vip = nullptr;
+  if (m->nb_segs != 1) [[unlikely]] {
+    drop(m, DropReason::kMultiSegment);
+    return;
+  }
+  PacketView& view = out.view;
+  view = PacketView{};
+  const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+  const ParseResult parsed = parse_packet(data, rte_pktmbuf_data_len(m), view);
+  switch (parsed.kind) {
+    case PacketKind::kDrop:
+      drop(m, parsed.reason);
+      return;
+    case PacketKind::kArp:
+      to_slow_path(port, m);
+      return;
+    case PacketKind::kIpv4:
+    case PacketKind::kIpv6:
+      break;
+  }
+  if (view.l4_protocol == kProtoIcmp || view.l4_protocol == kProtoIcmpv6) [[unlikely]] {
+    handle_icmp(port, m, view);
+    return;
+  }
+  if (table_.empty()) [[unlikely]] {
+    drop(m, DropReason::kNoTable);
+    return;
+  }
+  if (view.is_fragment) [[unlikely]] {
+    // Fragments of VIP traffic are not forwarded: non-first fragments carry no ports,
+    // so they cannot be matched to a flow (README: Fragments).
+    if (table_.find_vip_address(view.key.dst) != nullptr) {
+      add(counters_.lcore->fragments, 1);
+      drop(m, DropReason::kFragment);
+    } else {
+      drop(m, DropReason::kNotForUs);
+    }
+    return;
+  }
+  const abi::VipEntry* vip = nullptr;
+  if (view.l4_protocol == kProtoTcp || view.l4_protocol == kProtoUdp) [[likely]] {
+    vip = table_.find_vip(view.key.dst, rte_be_to_cpu_16(view.key.dst_port_be), l4_of(view.l4_protocol));
+  }
+  if (vip == nullptr) {
+    drop(m, table_.find_vip_address(view.key.dst) != nullptr ? DropReason::kNoVipForPort : DropReason::kNotForUs);
+    return;
+  }
+  out.vip = vip;
+  out.hash = abi::flow_hash(view.key, seed_);
+  flows_.prefetch(out.hash);
+}
+
+const abi::BackendEntry* Worker::pick_backend(const PacketView& view, const abi::VipEntry& vip,
+                                              uint64_t hash) noexcept {
+  const auto vip_position = static_cast<uint32_t>(&vip - table_.vips().data());
+  abi::FlowEntry* entry = flows_.find(view.key, hash, view.tcp_flags, now_s_);
+  if (entry != nullptr && entry->vip_id == vip.id) {
+    const abi::BackendEntry* backend = table_.backend_with_id(entry->backend_id);
+    // The flow keeps its backend while that member is still in the pool and not down
+    // (a drained member keeps its flows).
+    if (backend != nullptr && backend->incarnation == entry->backend_incarnation &&
+        backend->vip_position == vip_position && backend->state != abi::BackendState::kDown) [[likely]] {
+      return backend;
+    }
+  }
+  const abi::SlotValue slot = table_.slots_of(vip)[hash % vip.table_size];
+  // kNoBackend, or (in a corrupt table) anything out of range: no backend.
+  if (slot >= vip.backend_count) [[unlikely]] {
+    if (vip.id < counters_.max_vips) add(counters_.vips[vip.id].no_backend_drops, 1);
+    return nullptr;
+  }
+  const abi::BackendEntry& backend = table_.backends_of(vip)[slot];
+  if (entry != nullptr) {
+    add(counters_.lcore->flow_repicks, 1);  // its backend left the pool or went down
+  } else {
+    const InsertResult inserted = flows_.insert(view.key, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
+    entry = inserted.entry;
+    switch (inserted.outcome) {
+      case InsertOutcome::kFree: break;
+      case InsertOutcome::kEvictedUnprotected: add(counters_.lcore->flow_evictions_other, 1); break;
+      case InsertOutcome::kEvictedProtected: add(counters_.lcore->flow_evictions_established, 1); break;
+      case InsertOutcome::kRefused: add(counters_.lcore->flow_guard_skips, 1); break;
+    }
+    if (entry != nullptr) add(counters_.lcore->flow_inserts, 1);
+    if (vip.id < counters_.max_vips) add(counters_.vips[vip.id].new_flows, 1);
+  }
+  if (entry != nullptr) {
+    entry->vip_id = vip.id;
+    entry->backend_id = backend.id;
+    entry->backend_incarnation = backend.incarnation;
+  }
+  if (backend.id < counters_.max_backends) add(counters_.backends[backend.id].new_flows, 1);
+  return &backend;
+}
+
+void Worker::handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                               uint64_t hash) noexcept {
+  const abi::BackendEntry* backend = pick_backend(view, vip, hash);
+  if (backend == nullptr) [[unlikely]] {
+    drop(m, DropReason::kNoBackend);
+    return;
+  }
+  encapsulate_to(port, m, view, vip, *backend, hash);
+}
+
+void Worker::encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                            const abi::BackendEntry& backend, uint64_t hash) noexcept {
+  if (vip.mode != abi::ForwardMode::kDsrIpip && vip.mode != abi::ForwardMode::kDsrGue) [[unlikely]] {
+    drop(m, DropReason::kUnsupportedMode);
+    return;
+  }
+  const uint16_t overhead = encap_overhead(vip.mode, view.key.family);
+  if (view.l3_length + overhead > port.mtu) [[unlikely]] {
+    handle_too_big(port, m, view, overhead);
+    return;
+  }
+  const bool ipv6 = view.key.family == abi::AddressFamily::kIpv6;
+  if (!(ipv6 ? port.has_ipv6 : port.has_ipv4)) [[unlikely]] {
+    drop(m, DropReason::kNoLocalAddress);
+    return;
+  }
+  const uint64_t mac = port.neighbours->lookup(backend.id);
+  if (mac == 0) [[unlikely]] {
+    drop(m, DropReason::kNeighbourUnresolved);
+    return;
+  }
+  const TunnelParams params{ipv6 ? port.local_ipv6 : port.local_ipv4, backend.address, hash, settings_.gue_port,
+                            ip_id_++};
+  if (!encapsulate(m, view, vip.mode, params)) [[unlikely]] {
+    drop(m, DropReason::kNoMbuf);
+    return;
+  }
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  NeighbourTable::unpack(mac, frame);
+  std::memcpy(frame + 6, port.mac, 6);
+  if (vip.id < counters_.max_vips) {
+    add(counters_.vips[vip.id].packets, 1);
+    add(counters_.vips[vip.id].bytes, view.l3_length);
+  }
+  if (backend.id < counters_.max_backends) {
+    add(counters_.backends[backend.id].packets, 1);
+    add(counters_.backends[backend.id].bytes, view.l3_length);
+  }
+  queue_tx(m);
+}
+
+void Worker::handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept {
+  add(counters_.lcore->drops[static_cast<uint32_t>(DropReason::kTooBig)], 1);
+  // IPv4 without DF would have to be fragmented: not done, the packet is only dropped.
+  if (view.key.family == abi::AddressFamily::kIpv4 && !view.dont_fragment) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  make_too_big_reply(m, view, static_cast<uint16_t>(port.mtu - overhead), port.mac);
+  add(counters_.lcore->icmp_too_big_sent, 1);
+  queue_tx(m);
+}
+
+void Worker::handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) noexcept {
+  const bool ipv6 = view.key.family == abi::AddressFamily::kIpv6;
+  const uint8_t type = view.icmp_type;
+  if (ipv6 && type >= kIcmpv6RouterSolicit && type <= kIcmpv6Redirect) {
+    to_slow_path(port, m);  // neighbour discovery
+    return;
+  }
+  if (view.is_fragment) {
+    drop(m, DropReason::kIcmpUnhandled);
+    return;
+  }
+  if (type == (ipv6 ? kIcmpv6EchoRequest : kIcmpEchoRequest)) {
+    const bool ours = is_local_address(port, view) || (!table_.empty() && table_.find_vip_address(view.key.dst));
+    if (!ours) {
+      drop(m, DropReason::kNotForUs);
+    } else if (make_echo_reply(m, view, port.mac)) {
+      add(counters_.lcore->icmp_echo_replies, 1);
+      queue_tx(m);
+    } else {
+      drop(m, DropReason::kIcmpUnhandled);
+    }
+    return;
+  }
+  const bool too_big = ipv6 ? type == kIcmpv6TooBig : (type == kIcmpUnreachable && view.icmp_code == kIcmpCodeFragNeeded);
+  if (!too_big) {
+    drop(m, DropReason::kIcmpUnhandled);
+    return;
+  }
+  if (table_.empty()) {
+    drop(m, DropReason::kNoTable);
+    return;
+  }
+  // A router could not pass a packet a backend sent from a VIP to a client: steer the
+  // error to the backend that owns the flow so its TCP lowers the MSS.
+  abi::FlowKey key;
+  const abi::VipEntry* vip = nullptr;
+  if (quoted_flow_key(rte_pktmbuf_mtod(m, const uint8_t*), view, key)) {
+    vip = table_.find_vip(key.dst, rte_be_to_cpu_16(key.dst_port_be), l4_of(key.protocol));
+  }
+  if (vip == nullptr) {
+    drop(m, DropReason::kBadIcmpQuote);
+    return;
+  }
+  const uint64_t hash = abi::flow_hash(key, seed_);
+  const abi::FlowEntry* entry = flows_.peek(key, hash, now_s_);
+  const abi::BackendEntry* backend = nullptr;
+  if (entry != nullptr && entry->vip_id == vip->id) {
+    backend = table_.backend_with_id(entry->backend_id);
+    if (backend != nullptr && backend->incarnation != entry->backend_incarnation) backend = nullptr;
+  }
+  if (backend == nullptr) {
+    const abi::SlotValue slot = table_.slots_of(*vip)[hash % vip->table_size];
+    if (slot >= vip->backend_count) {
+      drop(m, DropReason::kNoBackend);
+      return;
+    }
+    backend = &table_.backends_of(*vip)[slot];
+  }
+  add(counters_.lcore->icmp_errors_forwarded, 1);
+  encapsulate_to(port, m, view, *vip, *backend, hash);
+}
+
+void Worker::to_slow_path(WorkerPort& port, rte_mbuf* m) noexcept {
+  if (port.to_control == nullptr || rte_ring_sp_enqueue(port.to_control, m) != 0) {
+    drop(m, DropReason::kSlowPathFull);
+    return;
+  }
+  add(counters_.lcore->slow_path_packets, 1);
+}
+
+uint16_t Worker::transmit(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept {
+  for (uint16_t i = 0; i < count; ++i) {
+    queue_tx(packets[i]);
+    if (tx_count_ == 2 * kBurstSize) flush_tx(port);
+  }
+  return flush_tx(port);
+}
+
+uint16_t Worker::flush_tx(WorkerPort& port) noexcept {
+  if (tx_count_ == 0) return 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < tx_count_; ++i) bytes += rte_pktmbuf_pkt_len(tx_[i]);
+  const uint16_t sent = rte_eth_tx_burst(port.port_id, port.queue_id, tx_, tx_count_);
+  for (uint16_t i = sent; i < tx_count_; ++i) {
+    bytes -= rte_pktmbuf_pkt_len(tx_[i]);
+    drop(tx_[i], DropReason::kTxFull);
+  }
+  add(counters_.lcore->tx_packets, sent);
+  add(counters_.lcore->tx_bytes, bytes);
+  tx_count_ = 0;
+  return sent;
+}
+
+}  // namespace eclb::dp

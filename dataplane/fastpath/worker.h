@@ -1,0 +1,97 @@
+// Worker: the per-packet pipeline of one worker lcore. process_burst() takes a received
+// burst through parse -> classify (VIP match) -> flow table -> Maglev pick -> rewrite
+// -> buffered transmit, answering ICMP echo and sending "too big" where needed, handing
+// ARP/ND to the control lcore and dropping everything else with a counted reason.
+// Owner lcore only; noexcept, allocation-free, lock-free, no syscalls, no logging.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <cstdint>
+
+#include "common/table_view.h"
+#include "dataplane/abi/stats_region.h"
+#include "dataplane/fastpath/flow_table.h"
+#include "dataplane/fastpath/neighbour_table.h"
+#include "dataplane/fastpath/packet_parser.h"
+
+namespace eclb::dp {
+
+inline constexpr uint16_t kBurstSize = 32;
+
+// One port as a worker sees it: its own RX/TX queue pair, addresses and neighbours.
+struct WorkerPort {
+  uint16_t port_id = 0;
+  uint16_t queue_id = 0;
+  uint16_t mtu = 1500;            // L3 MTU of the port
+  uint8_t mac[6] = {};
+  uint8_t local_ipv4[16] = {};    // outer source of IPv4 tunnels; IPv4 in bytes 0-3
+  uint8_t local_ipv6[16] = {};
+  uint8_t has_ipv4 = 0;
+  uint8_t has_ipv6 = 0;
+  const NeighbourTable* neighbours = nullptr;
+  rte_ring* to_control = nullptr;  // ARP / ND for the control lcore (single producer)
+};
+
+// Where the lcore's counters live (its block of the stats region).
+struct WorkerCounters {
+  abi::LcoreStats* lcore = nullptr;
+  abi::VipStats* vips = nullptr;          // [max_vips], by VipEntry::id
+  abi::BackendStats* backends = nullptr;  // [max_backends], by BackendEntry::id
+  uint32_t max_vips = 0;
+  uint32_t max_backends = 0;
+};
+
+struct WorkerSettings {
+  uint16_t gue_port = 6080;  // UDP destination port of dsr-gue
+};
+
+class Worker {
+ public:
+  Worker(const FlowTable& flows, const WorkerCounters& counters, const WorkerSettings& settings) noexcept;
+
+  // Between bursts: the table generation to forward with (empty view: none yet).
+  void set_table(const TableView& view, uint64_t generation) noexcept;
+  // Between bursts: CLOCK_MONOTONIC seconds, for flow timeouts.
+  void set_clock(uint32_t now_s) noexcept { now_s_ = now_s; }
+
+  // Handles `count` (<= kBurstSize) packets received on `port` and transmits what is to
+  // be sent on the port's queue. Every mbuf is consumed. Returns packets transmitted.
+  uint16_t process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept;
+
+  // Transmits frames built elsewhere (the control lcore's ARP/ND) on the port's queue.
+  uint16_t transmit(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept;
+
+  FlowTable& flows() noexcept { return flows_; }
+  const WorkerCounters& counters() const noexcept { return counters_; }
+
+ private:
+  struct Classified;
+
+  void classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept;
+  void handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                         uint64_t hash) noexcept;
+  [[gnu::cold]] void handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) noexcept;
+  [[gnu::cold]] void handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept;
+  [[gnu::cold]] void to_slow_path(WorkerPort& port, rte_mbuf* m) noexcept;
+  const abi::BackendEntry* pick_backend(const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
+  void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                      const abi::BackendEntry& backend, uint64_t hash) noexcept;
+  void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
+  void queue_tx(rte_mbuf* m) noexcept { tx_[tx_count_++] = m; }
+  uint16_t flush_tx(WorkerPort& port) noexcept;
+
+  FlowTable flows_;
+  WorkerCounters counters_;
+  WorkerSettings settings_;
+  TableView table_;
+  uint64_t generation_ = 0;
+  uint64_t seed_ = 0;
+  uint32_t now_s_ = 0;
+  uint16_t ip_id_ = 0;
+  uint16_t tx_count_ = 0;
+  rte_mbuf* tx_[2 * kBurstSize];
+};
+
+}  // namespace eclb::dp

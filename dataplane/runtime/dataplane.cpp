@@ -1,0 +1,230 @@
+// eclb-dataplane startup, control loop and shutdown.
+#include "dataplane/runtime/dataplane.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/log.h"
+
+namespace eclb::dp {
+namespace {
+
+uint64_t monotonic_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+// Attaches the table region, waiting (and saying so once) while it does not exist.
+Result<std::optional<TableSegment>> wait_for_tables(const std::string& path, const std::atomic<bool>& stop) {
+  bool said = false;
+  while (!stop.load()) {
+    auto segment = TableSegment::attach(path, MappedFile::Access::kReadWrite);
+    if (segment) return std::optional<TableSegment>(std::move(*segment));
+    if (errno != ENOENT || segment.error().message.find("No such file") == std::string::npos) {
+      return std::move(segment).error();
+    }
+    if (!said) {
+      log::info("dp.runtime", "waiting for the table region path=\"{}\" (is eclb-control running?)", path);
+      said = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return std::optional<TableSegment>();
+}
+
+void copy_prefix_address(const std::optional<IpPrefix>& prefix, uint8_t* out, uint8_t& present) {
+  present = prefix.has_value();
+  if (prefix) std::memcpy(out, prefix->address.bytes.data(), 16);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& options, const std::atomic<bool>& stop) {
+  std::unique_ptr<Dataplane> dp(new Dataplane());
+  dp->options_ = options;
+  const ctl::DataplaneConfig& config = options.dataplane;
+
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) { dp->worker_lcores_.push_back(lcore); }
+  if (dp->worker_lcores_.empty()) {
+    return make_error("no worker lcore: give the EAL at least two cores (-l 0,1), the first runs the control loop");
+  }
+  const auto workers = static_cast<uint16_t>(dp->worker_lcores_.size());
+
+  auto segment = wait_for_tables(options.segment, stop);
+  if (!segment) return std::move(segment).error();
+  if (!segment->has_value()) return std::unique_ptr<Dataplane>();
+  dp->segment_ = std::move(**segment);
+  const TableCapacity& capacity = dp->segment_->layout().capacity;
+  if (capacity.max_readers < workers + 1u) {
+    return make_error("table region has {} reader slots, {} workers and the control lcore need {}",
+                      capacity.max_readers, workers, workers + 1);
+  }
+
+  auto stats = StatsRegion::create(config.stats_path, workers, capacity.max_vips, capacity.max_backends);
+  if (!stats) return std::move(stats).error();
+  dp->stats_ = std::move(*stats);
+  auto flows = FlowRegion::open(config.flows_path, workers, config.flows_per_worker);
+  if (!flows) return std::move(flows).error();
+  dp->flows_ = std::move(*flows);
+  log::info("dp.runtime", "flow region path=\"{}\" {} workers={} buckets_per_worker={} entries={}", config.flows_path,
+            dp->flows_->adopted() ? "adopted" : "created", workers, dp->flows_->header().bucket_count,
+            dp->flows_->entries());
+
+  const unsigned mbufs = std::max<unsigned>(
+      8191, static_cast<unsigned>(config.ports.size()) * workers * (kRxDescriptors + kTxDescriptors) + workers * 1024 + 4096);
+  dp->pool_ = rte_pktmbuf_pool_create("eclb_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  if (dp->pool_ == nullptr) {
+    return make_error("cannot allocate {} mbufs: {} (hugepages reserved?)", mbufs, rte_strerror(rte_errno));
+  }
+  for (const ctl::DataplanePortConfig& port_config : config.ports) {
+    auto port = setup_port(port_config.id, workers, dp->pool_);
+    if (!port) return std::move(port).error();
+    if (port_config.mtu != 0) port->mtu = port_config.mtu;
+    log::info("dp.runtime", "port={} driver={} queues={} mtu={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+              port->port_id, port->driver, port->queues, port->mtu, port->mac[0], port->mac[1], port->mac[2],
+              port->mac[3], port->mac[4], port->mac[5]);
+    dp->ports_.push_back(*port);
+    dp->neighbours_.push_back(std::make_unique<NeighbourTable>(capacity.max_backends));
+  }
+
+  for (uint16_t w = 0; w < workers; ++w) {
+    const std::string name = fmt::format("eclb_to_ctl_{}", w);
+    rte_ring* ring = rte_ring_create(name.c_str(), 1024, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (ring == nullptr) return make_error("cannot create ring {}: {}", name, rte_strerror(rte_errno));
+    dp->to_control_.push_back(ring);
+  }
+  dp->from_control_ = rte_ring_create("eclb_from_ctl", 1024, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (dp->from_control_ == nullptr) return make_error("cannot create ring: {}", rte_strerror(rte_errno));
+
+  std::vector<SlowPathPort> slow_ports;
+  for (size_t p = 0; p < dp->ports_.size(); ++p) {
+    const ctl::DataplanePortConfig& port_config = config.ports[p];
+    SlowPathPort slow;
+    slow.port_id = dp->ports_[p].port_id;
+    std::memcpy(slow.mac, dp->ports_[p].mac, 6);
+    slow.ipv4 = port_config.ipv4;
+    slow.ipv6 = port_config.ipv6;
+    slow.gateway_ipv4 = port_config.gateway_ipv4;
+    slow.gateway_ipv6 = port_config.gateway_ipv6;
+    slow.neighbours = dp->neighbours_[p].get();
+    slow_ports.push_back(slow);
+  }
+  dp->slow_path_ = std::make_unique<SlowPath>(std::move(slow_ports), dp->pool_);
+
+  const FlowTimeouts timeouts{config.timeout_tcp_syn_s, config.timeout_tcp_established_s, config.timeout_tcp_closing_s,
+                              config.timeout_tcp_closed_s, config.timeout_udp_s};
+  const FlowGuardConfig guard{config.guard_rate, config.guard_burst};
+  const MonotonicClock clock = MonotonicClock::start();
+  for (uint16_t w = 0; w < workers; ++w) {
+    auto reader = TableReader::claim(*dp->segment_, fmt::format("dp-worker-{}", w));
+    if (!reader) return std::move(reader).error();
+    dp->readers_.push_back(std::make_unique<TableReader>(std::move(*reader)));
+    dp->workers_.push_back(std::make_unique<Worker>(dp->flows_->table_for(w, timeouts, guard),
+                                                    dp->stats_->counters_for(w), WorkerSettings{config.gue_port}));
+    auto launch = std::make_unique<WorkerLaunch>();
+    launch->worker = dp->workers_.back().get();
+    launch->reader = dp->readers_.back().get();
+    launch->layout = &dp->segment_->layout();
+    launch->from_control = w == 0 ? dp->from_control_ : nullptr;
+    launch->stop = &dp->workers_stop_;
+    launch->clock = clock;
+    for (size_t p = 0; p < dp->ports_.size(); ++p) {
+      const ctl::DataplanePortConfig& port_config = config.ports[p];
+      WorkerPort port;
+      port.port_id = dp->ports_[p].port_id;
+      port.queue_id = w;
+      port.mtu = dp->ports_[p].mtu;
+      std::memcpy(port.mac, dp->ports_[p].mac, 6);
+      copy_prefix_address(port_config.ipv4, port.local_ipv4, port.has_ipv4);
+      copy_prefix_address(port_config.ipv6, port.local_ipv6, port.has_ipv6);
+      port.neighbours = dp->neighbours_[p].get();
+      port.to_control = dp->to_control_[w];
+      launch->ports.push_back(port);
+    }
+    dp->launches_.push_back(std::move(launch));
+  }
+  auto control_reader = TableReader::claim(*dp->segment_, "dp-control");
+  if (!control_reader) return std::move(control_reader).error();
+  dp->control_reader_ = std::make_unique<TableReader>(std::move(*control_reader));
+  return dp;
+}
+
+int Dataplane::run(const std::atomic<bool>& stop) {
+  for (size_t w = 0; w < worker_lcores_.size(); ++w) {
+    const int rc = rte_eal_remote_launch(worker_main, launches_[w].get(), worker_lcores_[w]);
+    if (rc != 0) {
+      log::error("dp.runtime", "cannot launch worker {} on lcore {}: {}", w, worker_lcores_[w], rte_strerror(-rc));
+      workers_stop_ = true;
+      rte_eal_mp_wait_lcore();
+      return 1;
+    }
+  }
+  launched_ = true;
+  log::info("dp.runtime", "forwarding workers={} ports={} table_generation={}", worker_lcores_.size(), ports_.size(),
+            segment_->generation());
+  control_loop(stop);
+  workers_stop_ = true;
+  rte_eal_mp_wait_lcore();
+  launched_ = false;
+  log::info("dp.runtime", "stopped flows_kept={}", flows_->entries());
+  return 0;
+}
+
+void Dataplane::control_loop(const std::atomic<bool>& stop) {
+  std::vector<rte_mbuf*> out;
+  rte_mbuf* packets[kBurstSize];
+  uint64_t next_tick_ms = 0;
+  uint64_t generation = 0;
+  bool warned_retired = false;
+  while (!stop.load(std::memory_order_relaxed)) {
+    const uint64_t now_ms = monotonic_ms();
+    if (control_reader_->refresh() && control_reader_->generation() != generation) {
+      generation = control_reader_->generation();
+      log::info("dp.runtime", "table generation={} vips={}", generation,
+                control_reader_->view().empty() ? 0 : control_reader_->view().vips().size());
+    }
+    const TableView& table = control_reader_->view();
+    for (rte_ring* ring : to_control_) {
+      const unsigned count = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(packets), kBurstSize, nullptr);
+      for (unsigned i = 0; i < count; ++i) slow_path_->handle(packets[i], table, now_ms, out);
+    }
+    if (now_ms >= next_tick_ms) {
+      slow_path_->tick(table, now_ms, out);
+      stats_->heartbeat();
+      if (segment_->retired() && !warned_retired) {
+        log::warn("dp.runtime", "the table region was replaced (capacity change): still forwarding with the last "
+                                "tables; restart eclb-dataplane to attach the new region (flows survive)");
+        warned_retired = true;
+      }
+      next_tick_ms = now_ms + 100;
+    }
+    for (rte_mbuf* m : out) {
+      if (rte_ring_sp_enqueue(from_control_, m) != 0) rte_pktmbuf_free(m);
+    }
+    out.clear();
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+}
+
+Dataplane::~Dataplane() {
+  if (launched_) {
+    workers_stop_ = true;
+    rte_eal_mp_wait_lcore();
+  }
+  for (const PortInfo& port : ports_) stop_port(port.port_id);
+  if (flows_) flows_->release();
+  for (rte_ring* ring : to_control_) rte_ring_free(ring);
+  if (from_control_ != nullptr) rte_ring_free(from_control_);
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+}  // namespace eclb::dp

@@ -1,0 +1,59 @@
+// Dataplane: eclb-dataplane after rte_eal_init — attaches the table region (waiting
+// for it if eclb-control has not published yet), creates the stats region, adopts or
+// creates the flow region, sets up ports, launches one worker per worker lcore, and runs
+// the control loop (ARP/ND, neighbour resolution, heartbeat) on the main lcore until
+// asked to stop.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/result.h"
+#include "common/table_reader.h"
+#include "common/table_segment.h"
+#include "dataplane/runtime/options.h"
+#include "dataplane/runtime/port_setup.h"
+#include "dataplane/runtime/shared_regions.h"
+#include "dataplane/runtime/slow_path.h"
+#include "dataplane/runtime/worker_loop.h"
+
+namespace eclb::dp {
+
+class Dataplane {
+ public:
+  // Returns nullptr (no error) if `stop` became true while waiting for the table region.
+  static Result<std::unique_ptr<Dataplane>> start(const DataplaneOptions& options, const std::atomic<bool>& stop);
+  ~Dataplane();
+
+  // Runs until `stop`; returns the process exit status.
+  int run(const std::atomic<bool>& stop);
+
+ private:
+  Dataplane() = default;
+  void control_loop(const std::atomic<bool>& stop);
+
+  DataplaneOptions options_;
+  std::optional<TableSegment> segment_;
+  std::optional<StatsRegion> stats_;
+  std::optional<FlowRegion> flows_;
+  rte_mempool* pool_ = nullptr;
+  std::vector<PortInfo> ports_;
+  std::vector<std::unique_ptr<NeighbourTable>> neighbours_;  // per port, same order as ports_
+  std::vector<unsigned> worker_lcores_;
+  std::vector<rte_ring*> to_control_;  // per worker
+  rte_ring* from_control_ = nullptr;   // control -> worker 0
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<TableReader>> readers_;  // per worker
+  std::unique_ptr<TableReader> control_reader_;
+  std::vector<std::unique_ptr<WorkerLaunch>> launches_;
+  std::unique_ptr<SlowPath> slow_path_;
+  std::atomic<bool> workers_stop_{false};
+  bool launched_ = false;
+};
+
+}  // namespace eclb::dp

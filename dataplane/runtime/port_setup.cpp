@@ -1,0 +1,69 @@
+// rte_ethdev configuration of one port.
+#include "dataplane/runtime/port_setup.h"
+
+#include <rte_ethdev.h>
+
+#include <cstring>
+
+namespace eclb::dp {
+
+Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool) {
+  if (!rte_eth_dev_is_valid_port(port_id)) {
+    return make_error("port {} does not exist ({} DPDK ports: check --vdev / -a)", port_id, rte_eth_dev_count_avail());
+  }
+  rte_eth_dev_info info{};
+  if (const int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
+    return make_error("port {}: cannot read device info: {}", port_id, rte_strerror(-rc));
+  }
+  if (info.max_rx_queues < queues || info.max_tx_queues < queues) {
+    return make_error("port {} ({}) has {} RX / {} TX queues, {} worker lcores need one each", port_id,
+                      info.driver_name, info.max_rx_queues, info.max_tx_queues, queues);
+  }
+  rte_eth_conf conf{};
+  if (queues > 1) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    if (conf.rx_adv_conf.rss_conf.rss_hf == 0) {
+      return make_error("port {} ({}) cannot spread flows over {} queues (no RSS)", port_id, info.driver_name, queues);
+    }
+  }
+  if (const int rc = rte_eth_dev_configure(port_id, queues, queues, &conf); rc != 0) {
+    return make_error("port {}: configure failed: {}", port_id, rte_strerror(-rc));
+  }
+  uint16_t rx_descriptors = kRxDescriptors, tx_descriptors = kTxDescriptors;
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_descriptors, &tx_descriptors);
+  const int socket = rte_eth_dev_socket_id(port_id);
+  const unsigned socket_id = socket < 0 ? 0 : static_cast<unsigned>(socket);
+  for (uint16_t q = 0; q < queues; ++q) {
+    if (const int rc = rte_eth_rx_queue_setup(port_id, q, rx_descriptors, socket_id, nullptr, pool); rc != 0) {
+      return make_error("port {}: RX queue {} setup failed: {}", port_id, q, rte_strerror(-rc));
+    }
+    if (const int rc = rte_eth_tx_queue_setup(port_id, q, tx_descriptors, socket_id, nullptr); rc != 0) {
+      return make_error("port {}: TX queue {} setup failed: {}", port_id, q, rte_strerror(-rc));
+    }
+  }
+  if (const int rc = rte_eth_dev_start(port_id); rc != 0) {
+    return make_error("port {}: start failed: {}", port_id, rte_strerror(-rc));
+  }
+  rte_eth_promiscuous_enable(port_id);  // not all PMDs support it; VIP traffic is unicast to our MAC anyway
+  rte_eth_allmulticast_enable(port_id);  // IPv6 neighbour solicitations go to multicast groups
+
+  PortInfo port;
+  port.port_id = port_id;
+  port.queues = queues;
+  port.driver = info.driver_name;
+  uint16_t mtu = 0;
+  if (rte_eth_dev_get_mtu(port_id, &mtu) == 0 && mtu >= 576) port.mtu = mtu;
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(port_id, &mac);
+  std::memcpy(port.mac, mac.addr_bytes, 6);
+  return port;
+}
+
+void stop_port(uint16_t port_id) noexcept {
+  rte_eth_dev_stop(port_id);
+  rte_eth_dev_close(port_id);
+}
+
+}  // namespace eclb::dp

@@ -1,0 +1,182 @@
+// Creation and adoption of the stats and flow regions.
+#include "dataplane/runtime/shared_regions.h"
+
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bit>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <xxhash.h>
+
+#include "common/shared_atomic.h"
+#include "common/table_reader.h"
+
+namespace eclb::dp {
+namespace {
+
+constexpr uint64_t kHugetlbfsMagic = 0x958458f6;
+
+uint64_t unix_now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+// Page size of the filesystem holding `path` (2 MiB on hugetlbfs): file sizes must be
+// multiples of it there.
+uint64_t file_page_size(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string directory = parent.empty() ? std::string(".") : parent.string();
+  struct statfs fs {};
+  if (statfs(directory.c_str(), &fs) == 0 && static_cast<uint64_t>(fs.f_type) == kHugetlbfsMagic) {
+    return static_cast<uint64_t>(fs.f_bsize);
+  }
+  return 4096;
+}
+
+template <typename Header>
+uint64_t header_checksum(Header header) {
+  header.generation = 0;
+  header.checksum = 0;
+  if constexpr (std::is_same_v<Header, abi::StatsHeader>) {
+    header.dataplane_pid = 0;
+    header.heartbeat_unix_ns = 0;
+  } else {
+    header.owner_pid = 0;
+  }
+  return XXH3_64bits(&header, sizeof header);
+}
+
+}  // namespace
+
+Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores, uint32_t max_vips,
+                                        uint32_t max_backends) {
+  const uint64_t lcore_bytes = abi::stats_lcore_bytes(max_vips, max_backends);
+  const uint64_t offset = 4096;
+  const uint64_t bytes = align_up(offset + lcores * lcore_bytes, file_page_size(path));
+  std::remove(path.c_str());  // a reader of the previous run keeps its own (unlinked) copy
+  auto file = MappedFile::create(path, bytes);
+  if (!file) return std::move(file).context("stats region");
+  abi::StatsHeader header{};
+  header.magic = abi::kStatsRegionMagic;
+  header.abi_major = abi::kStatsAbiMajor;
+  header.abi_minor = abi::kStatsAbiMinor;
+  header.header_bytes = sizeof header;
+  header.region_bytes = bytes;
+  header.lcore_count = lcores;
+  header.max_vips = max_vips;
+  header.max_backends = max_backends;
+  header.drop_slots = abi::kDropReasonSlots;
+  header.lcore_offset = offset;
+  header.lcore_bytes = lcore_bytes;
+  header.checksum = header_checksum(header);
+  header.generation = unix_now_ns();
+  header.dataplane_pid = static_cast<uint64_t>(getpid());
+  header.heartbeat_unix_ns = header.generation;
+  std::memcpy(file->data(), &header, sizeof header);
+  StatsRegion region;
+  region.file_ = std::move(*file);
+  return region;
+}
+
+WorkerCounters StatsRegion::counters_for(uint32_t lcore) const noexcept {
+  const abi::StatsHeader& h = header();
+  std::byte* block = file_.data() + h.lcore_offset + lcore * h.lcore_bytes;
+  WorkerCounters counters;
+  counters.lcore = reinterpret_cast<abi::LcoreStats*>(block);
+  counters.vips = reinterpret_cast<abi::VipStats*>(block + sizeof(abi::LcoreStats));
+  counters.backends =
+      reinterpret_cast<abi::BackendStats*>(block + sizeof(abi::LcoreStats) + h.max_vips * sizeof(abi::VipStats));
+  counters.max_vips = h.max_vips;
+  counters.max_backends = h.max_backends;
+  return counters;
+}
+
+void StatsRegion::heartbeat() noexcept { store_relaxed(&header().heartbeat_unix_ns, unix_now_ns()); }
+
+uint32_t flow_bucket_count(uint32_t entries) noexcept {
+  return std::bit_ceil(std::max<uint32_t>(8, (entries + abi::kFlowWays - 1) / abi::kFlowWays));
+}
+
+Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, uint32_t entries_per_worker) {
+  const uint32_t buckets = flow_bucket_count(entries_per_worker);
+  const uint64_t worker_bytes = align_up(abi::flow_worker_bytes(buckets), 4096);
+  const uint64_t offset = 4096;
+  const uint64_t bytes = align_up(offset + workers * worker_bytes, file_page_size(path));
+  const auto pid = static_cast<uint64_t>(getpid());
+
+  FlowRegion region;
+  if (auto existing = MappedFile::open(path, MappedFile::Access::kReadWrite); existing) {
+    abi::FlowRegionHeader header;
+    if (existing->size() >= sizeof header) {
+      std::memcpy(&header, existing->data(), sizeof header);
+      const bool valid = header.magic == abi::kFlowRegionMagic && header.abi_major == abi::kFlowAbiMajor &&
+                         header.checksum == header_checksum(header) && header.region_bytes <= existing->size();
+      if (valid && header.owner_pid != 0 && !reader_process_gone(static_cast<uint32_t>(header.owner_pid)) &&
+          header.owner_pid != pid) {
+        return make_error("flow region {} is in use by eclb-dataplane pid {}", path, header.owner_pid);
+      }
+      if (valid && header.worker_count == workers && header.bucket_count == buckets &&
+          header.worker_bytes == worker_bytes) {
+        auto* live = reinterpret_cast<abi::FlowRegionHeader*>(existing->data());
+        store_relaxed(&live->owner_pid, pid);
+        store_relaxed(&live->generation, live->generation + 1);
+        region.file_ = std::move(*existing);
+        region.adopted_ = true;
+        return region;
+      }
+    }
+  }
+  std::remove(path.c_str());
+  auto file = MappedFile::create(path, bytes);
+  if (!file) return std::move(file).context("flow region (hugepages reserved and free?)");
+  abi::FlowRegionHeader header{};
+  header.magic = abi::kFlowRegionMagic;
+  header.abi_major = abi::kFlowAbiMajor;
+  header.abi_minor = abi::kFlowAbiMinor;
+  header.header_bytes = sizeof header;
+  header.region_bytes = bytes;
+  header.worker_count = workers;
+  header.bucket_count = buckets;
+  header.worker_offset = offset;
+  header.worker_bytes = worker_bytes;
+  header.created_unix_ns = unix_now_ns();
+  header.checksum = header_checksum(header);
+  header.generation = 1;
+  header.owner_pid = pid;
+  std::memcpy(file->data(), &header, sizeof header);
+  region.file_ = std::move(*file);
+  return region;
+}
+
+FlowTable FlowRegion::table_for(uint32_t worker, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) const noexcept {
+  const abi::FlowRegionHeader& h = header();
+  std::byte* block = file_.data() + h.worker_offset + worker * h.worker_bytes;
+  auto* worker_header = reinterpret_cast<abi::FlowWorkerHeader*>(block);
+  auto* buckets = reinterpret_cast<abi::FlowBucket*>(block + sizeof(abi::FlowWorkerHeader));
+  auto* entries = reinterpret_cast<abi::FlowEntry*>(block + sizeof(abi::FlowWorkerHeader) +
+                                                    uint64_t{h.bucket_count} * sizeof(abi::FlowBucket));
+  return FlowTable(worker_header, buckets, entries, h.bucket_count, timeouts, guard);
+}
+
+uint64_t FlowRegion::entries() const noexcept {
+  const abi::FlowRegionHeader& h = header();
+  uint64_t total = 0;
+  for (uint32_t w = 0; w < h.worker_count; ++w) {
+    total += load_relaxed(&reinterpret_cast<const abi::FlowWorkerHeader*>(file_.data() + h.worker_offset +
+                                                                          w * h.worker_bytes)->entries);
+  }
+  return total;
+}
+
+void FlowRegion::release() noexcept {
+  store_relaxed(&reinterpret_cast<abi::FlowRegionHeader*>(file_.data())->owner_pid, uint64_t{0});
+}
+
+}  // namespace eclb::dp

@@ -1,0 +1,50 @@
+// The dataplane's own shared-memory regions: the stats region (created fresh by every
+// run) and the flow region (adopted from the previous run when its geometry matches, so
+// flows keep their backends across a restart). Startup code; errors name the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/mapped_file.h"
+#include "common/result.h"
+#include "dataplane/abi/flow_region.h"
+#include "dataplane/abi/stats_region.h"
+#include "dataplane/fastpath/flow_table.h"
+#include "dataplane/fastpath/worker.h"
+
+namespace eclb::dp {
+
+class StatsRegion {
+ public:
+  static Result<StatsRegion> create(const std::string& path, uint32_t lcores, uint32_t max_vips, uint32_t max_backends);
+  WorkerCounters counters_for(uint32_t lcore) const noexcept;
+  void heartbeat() noexcept;  // control lcore, about every 100 ms
+  abi::StatsHeader& header() const noexcept { return *reinterpret_cast<abi::StatsHeader*>(file_.data()); }
+
+ private:
+  MappedFile file_;
+};
+
+class FlowRegion {
+ public:
+  // Adopts the region at `path` if it has this worker count and bucket count and no live
+  // owner; otherwise creates it anew. Fails if another live dataplane owns it.
+  static Result<FlowRegion> open(const std::string& path, uint32_t workers, uint32_t entries_per_worker);
+  FlowTable table_for(uint32_t worker, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) const noexcept;
+  bool adopted() const noexcept { return adopted_; }
+  uint64_t entries() const noexcept;  // occupied entries, all workers
+  void release() noexcept;            // clean stop: the region stays for the next run
+  const abi::FlowRegionHeader& header() const noexcept {
+    return *reinterpret_cast<const abi::FlowRegionHeader*>(file_.data());
+  }
+
+ private:
+  MappedFile file_;
+  bool adopted_ = false;
+};
+
+// Bucket count for at least `entries` entries (kFlowWays per bucket, a power of two).
+uint32_t flow_bucket_count(uint32_t entries) noexcept;
+
+}  // namespace eclb::dp

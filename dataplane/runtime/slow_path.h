@@ -1,0 +1,90 @@
+// SlowPath: the dataplane's control lcore work on neighbours. It answers ARP and IPv6
+// neighbour solicitations for the balancer's local addresses and VIPs, resolves the
+// next-hop MAC of every backend (the backend itself when on-link, else the port's
+// gateway) with periodic refresh and expiry, and publishes the MACs to the workers'
+// NeighbourTables. Runs on the main lcore only; never on the per-packet path.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/table_view.h"
+#include "dataplane/fastpath/neighbour_table.h"
+
+namespace eclb::dp {
+
+struct SlowPathPort {
+  uint16_t port_id = 0;
+  uint8_t mac[6] = {};
+  std::optional<IpPrefix> ipv4;
+  std::optional<IpPrefix> ipv6;
+  std::optional<IpAddress> gateway_ipv4;
+  std::optional<IpAddress> gateway_ipv6;
+  NeighbourTable* neighbours = nullptr;
+};
+
+struct SlowPathCounters {
+  uint64_t arp_replies = 0;
+  uint64_t na_sent = 0;
+  uint64_t requests_sent = 0;
+  uint64_t learned = 0;
+  uint64_t ignored = 0;
+};
+
+class SlowPath {
+ public:
+  // Timers (milliseconds): a neighbour is re-probed once its last confirmation is older
+  // than kRefreshAfterMs, probed every kProbeIntervalMs while unknown, and forgotten
+  // (its backends stop receiving packets, counted as neighbour_unresolved) when
+  // unconfirmed for kLostAfterMs.
+  static constexpr uint64_t kRefreshAfterMs = 30000;
+  static constexpr uint64_t kRefreshIntervalMs = 5000;
+  static constexpr uint64_t kProbeIntervalMs = 1000;
+  static constexpr uint64_t kLostAfterMs = 60000;
+
+  SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool);
+
+  // An ARP or ND frame handed over by a worker. Replies go to `out` (the mbuf is reused
+  // or freed).
+  void handle(rte_mbuf* m, const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out);
+  // Resolution and publication for the backends of `table`; requests go to `out`.
+  void tick(const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out);
+
+  const SlowPathCounters& counters() const noexcept { return counters_; }
+
+ private:
+  struct Neighbour {
+    uint8_t mac[6] = {};
+    bool known = false;
+    uint64_t confirmed_ms = 0;
+    uint64_t probed_ms = 0;
+    uint64_t wanted_ms = 0;
+  };
+  struct PortState {
+    SlowPathPort port;
+    std::map<IpAddress, Neighbour> neighbours;
+  };
+
+  PortState* port_of(uint16_t port_id);
+  std::optional<IpAddress> next_hop(const PortState& state, const IpAddress& backend) const;
+  bool owns_address(const PortState& state, const IpAddress& address, const TableView& table) const;
+  void learn(PortState& state, const IpAddress& address, const uint8_t* mac, uint64_t now_ms);
+  void handle_arp(PortState& state, rte_mbuf* m, uint32_t l3, const TableView& table, uint64_t now_ms,
+                  std::vector<rte_mbuf*>& out);
+  void handle_nd(PortState& state, rte_mbuf* m, uint32_t l3, uint32_t l4, const TableView& table, uint64_t now_ms,
+                 std::vector<rte_mbuf*>& out);
+  rte_mbuf* build_request(const PortState& state, const IpAddress& target);
+
+  std::vector<std::unique_ptr<PortState>> ports_;
+  rte_mempool* pool_;
+  SlowPathCounters counters_;
+};
+
+}  // namespace eclb::dp
