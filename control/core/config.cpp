@@ -10,6 +10,23 @@ const PoolConfig* Config::find_pool(const std::string& name) const {
   return nullptr;
 }
 
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
+  std::array<uint8_t, 6> mac{};
+  if (text.size() != 17) return make_error("invalid MAC address \"{}\"", text);
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[3 * i - 1] != ':') return make_error("invalid MAC address \"{}\"", text);
+    unsigned value = 0;
+    for (size_t j = 0; j < 2; ++j) {
+      const char c = text[3 * i + j];
+      const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (digit < 0) return make_error("invalid MAC address \"{}\"", text);
+      value = value * 16 + static_cast<unsigned>(digit);
+    }
+    mac[i] = static_cast<uint8_t>(value);
+  }
+  return mac;
+}
+
 std::string_view to_string(abi::ForwardMode mode) {
   switch (mode) {
     case abi::ForwardMode::kDsrIpip: return "dsr-ipip";

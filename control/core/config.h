@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/ip_address.h"
+#include "common/result.h"
 #include "common/table_layout.h"
 #include "dataplane/abi/table_region.h"
 
@@ -50,7 +52,13 @@ struct DataplanePortConfig {
   std::optional<IpAddress> gateway_ipv4;  // next hop for backends outside the subnet
   std::optional<IpAddress> gateway_ipv6;
   uint16_t mtu = 0;                 // 0: the port's own MTU
+  // Permanent neighbour entries (no ARP/ND for these addresses), e.g. a gateway whose
+  // MAC never changes, or tests that replay captures.
+  std::vector<std::pair<IpAddress, std::array<uint8_t, 6>>> static_neighbours;
 };
+
+// "02:00:00:00:00:01" -> bytes.
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text);
 
 struct DataplaneConfig {
   std::vector<DataplanePortConfig> ports;

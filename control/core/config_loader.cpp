@@ -129,7 +129,7 @@ TablesConfig parse_tables(const Reader& reader, const YAML::Node& node) {
 
 DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node& node, const std::string& field) {
   reader.expect_map(node, field);
-  reader.check_keys(node, field, {"id", "ipv4", "ipv6", "gateway_ipv4", "gateway_ipv6", "mtu"});
+  reader.check_keys(node, field, {"id", "ipv4", "ipv6", "gateway_ipv4", "gateway_ipv6", "mtu", "neighbours"});
   DataplanePortConfig port;
   if (!node["id"].IsDefined()) reader.fail(node, field + ".id", "missing");
   port.id = static_cast<uint16_t>(reader.unsigned_value(node["id"], field + ".id", 0, 1023));
@@ -152,6 +152,19 @@ DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node&
   port.gateway_ipv4 = address("gateway_ipv4", abi::AddressFamily::kIpv4);
   port.gateway_ipv6 = address("gateway_ipv6", abi::AddressFamily::kIpv6);
   port.mtu = static_cast<uint16_t>(reader.optional_unsigned(node, "mtu", field, 0, 576, 9000));
+  if (const YAML::Node neighbours = node["neighbours"]; neighbours.IsDefined()) {
+    reader.expect_sequence(neighbours, field + ".neighbours");
+    for (size_t i = 0; i < neighbours.size(); ++i) {
+      const std::string item = fmt::format("{}.neighbours[{}]", field, i);
+      reader.expect_map(neighbours[i], item);
+      reader.check_keys(neighbours[i], item, {"address", "mac"});
+      auto address = IpAddress::parse(reader.required_string(neighbours[i], "address", item));
+      if (!address) reader.fail(neighbours[i]["address"], item + ".address", address.error().message);
+      auto mac = parse_mac(reader.required_string(neighbours[i], "mac", item));
+      if (!mac) reader.fail(neighbours[i]["mac"], item + ".mac", mac.error().message);
+      port.static_neighbours.emplace_back(*address, *mac);
+    }
+  }
   return port;
 }
 

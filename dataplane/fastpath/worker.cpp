@@ -38,10 +38,15 @@ inline abi::L4Protocol l4_of(uint8_t protocol) noexcept { return static_cast<abi
 
 }  // namespace
 
+// What the second pass does with a packet; the passes keep the burst's order on the
+// wire (TX is only queued in the second pass).
+enum class Worker::Action : uint8_t { kDone, kForward, kIcmp };
+
 struct Worker::Classified {
   PacketView view;
-  const abi::VipEntry* vip;  // nullptr: the packet was already dealt with
+  const abi::VipEntry* vip;
   uint64_t hash;
+  Action action;
 };
 
 Worker::Worker(const FlowTable& flows, const WorkerCounters& counters, const WorkerSettings& settings) noexcept
@@ -71,13 +76,17 @@ uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t co
   add(counters_.lcore->rx_packets, count);
   add(counters_.lcore->rx_bytes, rx_bytes);
   for (uint16_t i = 0; i < count; ++i) {
-    if (work[i].vip != nullptr) handle_vip_packet(port, packets[i], work[i].view, *work[i].vip, work[i].hash);
+    switch (work[i].action) {
+      case Action::kDone: break;
+      case Action::kForward: handle_vip_packet(port, packets[i], work[i].view, *work[i].vip, work[i].hash); break;
+      case Action::kIcmp: handle_icmp(port, packets[i], work[i].view); break;
+    }
   }
   return flush_tx(port);
 }
 
 void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
-  out.vip = nullptr;
+  out.action = Action::kDone;
   if (m->nb_segs != 1) [[unlikely]] {
     drop(m, DropReason::kMultiSegment);
     return;
@@ -98,7 +107,7 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
       break;
   }
   if (view.l4_protocol == kProtoIcmp || view.l4_protocol == kProtoIcmpv6) [[unlikely]] {
-    handle_icmp(port, m, view);
+    out.action = Action::kIcmp;
     return;
   }
   if (table_.empty()) [[unlikely]] {
@@ -124,6 +133,7 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
     drop(m, table_.find_vip_address(view.key.dst) != nullptr ? DropReason::kNoVipForPort : DropReason::kNotForUs);
     return;
   }
+  out.action = Action::kForward;
   out.vip = vip;
   out.hash = abi::flow_hash(view.key, seed_);
   flows_.prefetch(out.hash);
@@ -203,8 +213,9 @@ void Worker::encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& vie
     drop(m, DropReason::kNeighbourUnresolved);
     return;
   }
+  // Outer IPv4 identification: a per-lcore counter (IPv6 has none).
   const TunnelParams params{ipv6 ? port.local_ipv6 : port.local_ipv4, backend.address, hash, settings_.gue_port,
-                            ip_id_++};
+                            ipv6 ? uint16_t{0} : ip_id_++};
   if (!encapsulate(m, view, vip.mode, params)) [[unlikely]] {
     drop(m, DropReason::kNoMbuf);
     return;

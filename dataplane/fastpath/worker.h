@@ -67,6 +67,7 @@ class Worker {
   const WorkerCounters& counters() const noexcept { return counters_; }
 
  private:
+  enum class Action : uint8_t;
   struct Classified;
 
   void classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept;

@@ -116,6 +116,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     slow.gateway_ipv4 = port_config.gateway_ipv4;
     slow.gateway_ipv6 = port_config.gateway_ipv6;
     slow.neighbours = dp->neighbours_[p].get();
+    slow.static_neighbours = port_config.static_neighbours;
     slow_ports.push_back(slow);
   }
   dp->slow_path_ = std::make_unique<SlowPath>(std::move(slow_ports), dp->pool_);
@@ -155,6 +156,13 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
   auto control_reader = TableReader::claim(*dp->segment_, "dp-control");
   if (!control_reader) return std::move(control_reader).error();
   dp->control_reader_ = std::make_unique<TableReader>(std::move(*control_reader));
+  // Publish known (static) neighbours before the first packet, and start resolving.
+  dp->control_reader_->refresh();
+  std::vector<rte_mbuf*> requests;
+  dp->slow_path_->tick(dp->control_reader_->view(), monotonic_ms(), requests);
+  for (rte_mbuf* m : requests) {
+    if (rte_ring_sp_enqueue(dp->from_control_, m) != 0) rte_pktmbuf_free(m);
+  }
   return dp;
 }
 

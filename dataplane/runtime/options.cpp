@@ -36,13 +36,21 @@ Result<ctl::DataplanePortConfig> parse_port_spec(const std::string& spec) {
       if (!address) return make_error("--port \"{}\": {}", spec, address.error().message);
       if ((key == "gateway_ipv4") != address->is_v4()) return make_error("--port \"{}\": {} has the wrong family", spec, key);
       (key == "gateway_ipv4" ? port.gateway_ipv4 : port.gateway_ipv6) = *address;
+    } else if (key == "neighbour") {
+      const size_t at = value.find('@');
+      if (at == std::string::npos) return make_error("--port \"{}\": neighbour=ADDRESS@MAC", spec);
+      auto address = IpAddress::parse(value.substr(0, at));
+      if (!address) return make_error("--port \"{}\": {}", spec, address.error().message);
+      auto mac = ctl::parse_mac(value.substr(at + 1));
+      if (!mac) return make_error("--port \"{}\": {}", spec, mac.error().message);
+      port.static_neighbours.emplace_back(*address, *mac);
     } else if (key == "mtu") {
       char* end = nullptr;
       const unsigned long mtu = std::strtoul(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || mtu < 576 || mtu > 9000) return make_error("--port \"{}\": bad mtu", spec);
       port.mtu = static_cast<uint16_t>(mtu);
     } else {
-      return make_error("--port \"{}\": unknown key \"{}\" (ipv4, ipv6, gateway_ipv4, gateway_ipv6, mtu)", spec, key);
+      return make_error("--port \"{}\": unknown key \"{}\" (ipv4, ipv6, gateway_ipv4, gateway_ipv6, mtu, neighbour)", spec, key);
     }
   }
   return port;

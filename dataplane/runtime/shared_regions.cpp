@@ -10,9 +10,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include <xxhash.h>
-
+#include "common/flow_reader.h"
 #include "common/shared_atomic.h"
+#include "common/stats_reader.h"
 #include "common/table_reader.h"
 
 namespace eclb::dp {
@@ -40,19 +40,6 @@ uint64_t file_page_size(const std::string& path) {
   return 4096;
 }
 
-template <typename Header>
-uint64_t header_checksum(Header header) {
-  header.generation = 0;
-  header.checksum = 0;
-  if constexpr (std::is_same_v<Header, abi::StatsHeader>) {
-    header.dataplane_pid = 0;
-    header.heartbeat_unix_ns = 0;
-  } else {
-    header.owner_pid = 0;
-  }
-  return XXH3_64bits(&header, sizeof header);
-}
-
 }  // namespace
 
 Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores, uint32_t max_vips,
@@ -75,7 +62,7 @@ Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores
   header.drop_slots = abi::kDropReasonSlots;
   header.lcore_offset = offset;
   header.lcore_bytes = lcore_bytes;
-  header.checksum = header_checksum(header);
+  header.checksum = stats_header_checksum(header);
   header.generation = unix_now_ns();
   header.dataplane_pid = static_cast<uint64_t>(getpid());
   header.heartbeat_unix_ns = header.generation;
@@ -117,7 +104,7 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
     if (existing->size() >= sizeof header) {
       std::memcpy(&header, existing->data(), sizeof header);
       const bool valid = header.magic == abi::kFlowRegionMagic && header.abi_major == abi::kFlowAbiMajor &&
-                         header.checksum == header_checksum(header) && header.region_bytes <= existing->size();
+                         header.checksum == flow_header_checksum(header) && header.region_bytes <= existing->size();
       if (valid && header.owner_pid != 0 && !reader_process_gone(static_cast<uint32_t>(header.owner_pid)) &&
           header.owner_pid != pid) {
         return make_error("flow region {} is in use by eclb-dataplane pid {}", path, header.owner_pid);
@@ -147,7 +134,7 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
   header.worker_offset = offset;
   header.worker_bytes = worker_bytes;
   header.created_unix_ns = unix_now_ns();
-  header.checksum = header_checksum(header);
+  header.checksum = flow_header_checksum(header);
   header.generation = 1;
   header.owner_pid = pid;
   std::memcpy(file->data(), &header, sizeof header);

@@ -54,7 +54,15 @@ const uint8_t* find_link_layer_option(const uint8_t* options, uint32_t length, u
 }  // namespace
 
 SlowPath::SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool) : pool_(pool) {
-  for (SlowPathPort& port : ports) ports_.push_back(std::make_unique<PortState>(PortState{port, {}}));
+  for (SlowPathPort& port : ports) {
+    auto state = std::make_unique<PortState>(PortState{port, {}});
+    for (const auto& [address, mac] : port.static_neighbours) {
+      Neighbour& neighbour = state->neighbours[address];
+      std::memcpy(neighbour.mac, mac.data(), 6);
+      neighbour.known = neighbour.permanent = true;
+    }
+    ports_.push_back(std::move(state));
+  }
 }
 
 SlowPath::PortState* SlowPath::port_of(uint16_t port_id) {
@@ -84,6 +92,7 @@ void SlowPath::learn(PortState& state, const IpAddress& address, const uint8_t* 
   const auto it = state.neighbours.find(address);
   if (it == state.neighbours.end()) return;  // only next hops we are resolving
   Neighbour& neighbour = it->second;
+  if (neighbour.permanent) return;
   if (!neighbour.known || std::memcmp(neighbour.mac, mac, 6) != 0) {
     log::info("dp.neighbour", "resolved port={} address={} mac={}", state.port.port_id, address.to_string(),
               mac_text(mac));
@@ -273,6 +282,10 @@ void SlowPath::tick(const TableView& table, uint64_t now_ms, std::vector<rte_mbu
     }
     for (auto it = state.neighbours.begin(); it != state.neighbours.end();) {
       Neighbour& neighbour = it->second;
+      if (neighbour.permanent) {
+        ++it;
+        continue;
+      }
       if (now_ms - neighbour.wanted_ms > kLostAfterMs) {  // no backend needs it any more
         it = state.neighbours.erase(it);
         continue;

@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,6 +29,7 @@ struct SlowPathPort {
   std::optional<IpAddress> gateway_ipv4;
   std::optional<IpAddress> gateway_ipv6;
   NeighbourTable* neighbours = nullptr;
+  std::vector<std::pair<IpAddress, std::array<uint8_t, 6>>> static_neighbours;
 };
 
 struct SlowPathCounters {
@@ -66,6 +68,7 @@ class SlowPath {
     uint64_t confirmed_ms = 0;
     uint64_t probed_ms = 0;
     uint64_t wanted_ms = 0;
+    bool permanent = false;  // configured: never probed, never lost
   };
   struct PortState {
     SlowPathPort port;

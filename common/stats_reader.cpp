@@ -1,0 +1,86 @@
+// Stats region validation and summation.
+#include "common/stats_reader.h"
+
+#include <xxhash.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "common/shared_atomic.h"
+#include "common/table_reader.h"
+
+namespace eclb {
+
+uint64_t stats_header_checksum(abi::StatsHeader header) noexcept {
+  header.generation = 0;
+  header.checksum = 0;
+  header.dataplane_pid = 0;
+  header.heartbeat_unix_ns = 0;
+  return XXH3_64bits(&header, sizeof header);
+}
+
+Result<StatsReader> StatsReader::attach(const std::string& path) {
+  auto file = MappedFile::open(path, MappedFile::Access::kReadOnly);
+  if (!file) return std::move(file).context("stats region (is eclb-dataplane running?)");
+  abi::StatsHeader header;
+  if (file->size() < sizeof header) return make_error("{}: truncated stats region", path);
+  std::memcpy(&header, file->data(), sizeof header);
+  if (header.magic != abi::kStatsRegionMagic) return make_error("{}: not an eclb stats region", path);
+  if (header.abi_major != abi::kStatsAbiMajor) {
+    return make_error("{}: stats region has ABI version {}.{}, this build reads major version {}", path,
+                      header.abi_major, header.abi_minor, abi::kStatsAbiMajor);
+  }
+  if (header.checksum != stats_header_checksum(header)) return make_error("{}: stats region header checksum mismatch", path);
+  if (header.lcore_bytes < abi::stats_lcore_bytes(header.max_vips, header.max_backends) ||
+      header.lcore_offset + uint64_t{header.lcore_count} * header.lcore_bytes > file->size() ||
+      header.region_bytes > file->size() || header.drop_slots != abi::kDropReasonSlots) {
+    return make_error("{}: stats region layout is inconsistent or truncated", path);
+  }
+  StatsReader reader;
+  reader.file_ = std::move(*file);
+  return reader;
+}
+
+StatsTotals StatsReader::read() const {
+  const abi::StatsHeader& h = header();
+  StatsTotals totals;
+  totals.vips.assign(h.max_vips, abi::VipStats{});
+  totals.backends.assign(h.max_backends, abi::BackendStats{});
+  constexpr size_t kWords = sizeof(abi::LcoreStats) / sizeof(uint64_t);
+  auto sum_words = [](uint64_t* into, const std::byte* from, size_t words) {
+    const auto* source = reinterpret_cast<const uint64_t*>(from);
+    for (size_t i = 0; i < words; ++i) into[i] += load_relaxed(&source[i]);
+  };
+  for (uint32_t l = 0; l < h.lcore_count; ++l) {
+    const std::byte* block = file_.data() + h.lcore_offset + l * h.lcore_bytes;
+    abi::LcoreStats one{};
+    sum_words(reinterpret_cast<uint64_t*>(&one), block, kWords);
+    totals.per_lcore.push_back(one);
+    sum_words(reinterpret_cast<uint64_t*>(&totals.lcore), block, kWords);
+    sum_words(reinterpret_cast<uint64_t*>(totals.vips.data()), block + sizeof(abi::LcoreStats),
+              h.max_vips * sizeof(abi::VipStats) / sizeof(uint64_t));
+    sum_words(reinterpret_cast<uint64_t*>(totals.backends.data()),
+              block + sizeof(abi::LcoreStats) + h.max_vips * sizeof(abi::VipStats),
+              h.max_backends * sizeof(abi::BackendStats) / sizeof(uint64_t));
+  }
+  // table_generation is not a counter: report the lowest generation any lcore uses.
+  totals.lcore.table_generation = UINT64_MAX;
+  for (const auto& one : totals.per_lcore) totals.lcore.table_generation = std::min(totals.lcore.table_generation, one.table_generation);
+  if (totals.per_lcore.empty()) totals.lcore.table_generation = 0;
+  return totals;
+}
+
+uint64_t StatsReader::heartbeat_age_ms() const noexcept {
+  const auto now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  const uint64_t beat = load_relaxed(&header().heartbeat_unix_ns);
+  return now > beat ? (now - beat) / 1000000 : 0;
+}
+
+bool StatsReader::writer_alive() const noexcept {
+  const uint64_t pid = load_relaxed(&header().dataplane_pid);
+  return pid != 0 && !reader_process_gone(static_cast<uint32_t>(pid));
+}
+
+}  // namespace eclb
