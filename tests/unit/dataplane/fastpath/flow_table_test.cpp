@@ -1,0 +1,140 @@
+// FlowTable: lookups, TCP-state timeouts, class-ordered eviction, the eviction guard.
+#include "dataplane/fastpath/flow_table.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace eclb::dp {
+namespace {
+
+using abi::FlowState;
+
+class FlowTableTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kBuckets = 4;
+
+  void SetUp() override { make({}, {}); }
+
+  void make(FlowTimeouts timeouts, FlowGuardConfig guard) {
+    header_ = {};
+    buckets_.assign(kBuckets, abi::FlowBucket{});
+    entries_.assign(kBuckets * abi::kFlowWays, abi::FlowEntry{});
+    table_ = FlowTable(&header_, buckets_.data(), entries_.data(), kBuckets, timeouts, guard);
+  }
+
+  // Key i, hashing to bucket 0 with a distinct signature.
+  static abi::FlowKey key(uint32_t i) {
+    abi::FlowKey k{};
+    k.family = abi::AddressFamily::kIpv4;
+    k.protocol = 6;
+    k.src[0] = 198;
+    k.src[3] = static_cast<uint8_t>(i);
+    k.src_port_be = static_cast<uint16_t>(i);
+    return k;
+  }
+  static uint64_t hash(uint32_t i) { return (uint64_t{i + 1} << 48) | (uint64_t{i} << 8); }  // low bits 0: bucket 0
+
+  abi::FlowEntry* add(uint32_t i, FlowState state, uint32_t now) {
+    InsertResult result = table_.insert(key(i), hash(i), state, now);
+    if (result.entry != nullptr) result.entry->backend_id = i;
+    last_outcome_ = result.outcome;
+    return result.entry;
+  }
+
+  abi::FlowWorkerHeader header_{};
+  std::vector<abi::FlowBucket> buckets_;
+  std::vector<abi::FlowEntry> entries_;
+  FlowTable table_;
+  InsertOutcome last_outcome_ = InsertOutcome::kFree;
+};
+
+TEST_F(FlowTableTest, FindsWhatWasInserted) {
+  ASSERT_NE(add(1, FlowState::kTcpSynSeen, 100), nullptr);
+  EXPECT_EQ(last_outcome_, InsertOutcome::kFree);
+  abi::FlowEntry* found = table_.find(key(1), hash(1), 0x10, 101);
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->backend_id, 1u);
+  EXPECT_EQ(table_.find(key(2), hash(2), 0x10, 101), nullptr);
+  EXPECT_EQ(table_.entries(), 1u);
+}
+
+TEST_F(FlowTableTest, TcpStatesFollowTheFlags) {
+  EXPECT_EQ(FlowTable::initial_state(6, 0x02), FlowState::kTcpSynSeen);
+  EXPECT_EQ(FlowTable::initial_state(6, 0x10), FlowState::kTcpEstablished);  // mid-stream pickup
+  EXPECT_EQ(FlowTable::initial_state(17, 0), FlowState::kUdp);
+  EXPECT_EQ(FlowTable::next_state(FlowState::kTcpSynSeen, 0x10), FlowState::kTcpEstablished);
+  EXPECT_EQ(FlowTable::next_state(FlowState::kTcpEstablished, 0x11), FlowState::kTcpClosing);
+  EXPECT_EQ(FlowTable::next_state(FlowState::kTcpClosing, 0x10), FlowState::kTcpClosing);
+  EXPECT_EQ(FlowTable::next_state(FlowState::kTcpEstablished, 0x14), FlowState::kTcpClosed);
+  EXPECT_EQ(FlowTable::next_state(FlowState::kTcpClosed, 0x02), FlowState::kTcpSynSeen);
+}
+
+TEST_F(FlowTableTest, IdleTimeoutsDependOnTheState) {
+  make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
+  add(1, FlowState::kTcpSynSeen, 100);
+  EXPECT_NE(table_.find(key(1), hash(1), 0x02, 105), nullptr);  // 5 s idle: still there
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x02, 111), nullptr);  // 6 s after the refresh: gone
+  EXPECT_EQ(table_.entries(), 0u);                               // and its way freed
+  add(2, FlowState::kTcpSynSeen, 100);
+  ASSERT_NE(table_.find(key(2), hash(2), 0x10, 101), nullptr);    // established now
+  EXPECT_NE(table_.find(key(2), hash(2), 0x10, 1100), nullptr);   // 999 s idle: kept
+  EXPECT_EQ(table_.find(key(2), hash(2), 0x10, 2101), nullptr);   // 1001 s: expired
+}
+
+TEST_F(FlowTableTest, AnExpiredFlowIsReinsertedNotDuplicated) {
+  make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
+  add(1, FlowState::kTcpSynSeen, 100);
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x02, 200), nullptr);
+  add(1, FlowState::kTcpSynSeen, 200);
+  int copies = 0;
+  for (uint32_t way = 0; way < abi::kFlowWays; ++way) copies += buckets_[0].signature[way] != 0;
+  EXPECT_EQ(copies, 1);
+}
+
+TEST_F(FlowTableTest, PressureEvictsClosedThenHalfOpenBeforeEstablished) {
+  // Fill bucket 0: 5 established (oldest first), 1 half-open, 1 closing, 1 closed.
+  for (uint32_t i = 0; i < 5; ++i) add(i, FlowState::kTcpEstablished, 100 + i);
+  add(5, FlowState::kTcpSynSeen, 200);
+  add(6, FlowState::kTcpClosing, 200);
+  add(7, FlowState::kTcpClosed, 200);
+  add(8, FlowState::kTcpSynSeen, 201);
+  EXPECT_EQ(last_outcome_, InsertOutcome::kEvictedUnprotected);
+  EXPECT_EQ(table_.find(key(7), hash(7), 0, 201), nullptr) << "the RST-closed entry goes first";
+  add(9, FlowState::kTcpSynSeen, 202);
+  EXPECT_EQ(table_.find(key(6), hash(6), 0, 202), nullptr) << "then the FIN-closing one";
+  add(10, FlowState::kTcpSynSeen, 203);
+  EXPECT_EQ(table_.find(key(5), hash(5), 0, 203), nullptr) << "then the oldest half-open";
+  for (uint32_t i = 0; i < 5; ++i) EXPECT_NE(table_.find(key(i), hash(i), 0x10, 204), nullptr);
+}
+
+TEST_F(FlowTableTest, ASynFloodNeverDisplacesEstablishedFlows) {
+  for (uint32_t i = 0; i < abi::kFlowWays; ++i) add(i, FlowState::kTcpEstablished, 100);
+  for (uint32_t i = 100; i < 200; ++i) {
+    EXPECT_EQ(add(i, FlowState::kTcpSynSeen, 150), nullptr);
+    EXPECT_EQ(last_outcome_, InsertOutcome::kRefused);
+  }
+  for (uint32_t i = 0; i < abi::kFlowWays; ++i) EXPECT_NE(table_.find(key(i), hash(i), 0x10, 151), nullptr);
+}
+
+TEST_F(FlowTableTest, EstablishedFlowsDisplaceIdleOnesOnlyAtTheGuardRate) {
+  make({}, FlowGuardConfig{2, 3});  // 2 per second, burst 3
+  for (uint32_t i = 0; i < abi::kFlowWays; ++i) add(i, FlowState::kTcpEstablished, 100 + i);
+  int admitted = 0;
+  for (uint32_t i = 100; i < 110; ++i) admitted += add(i, FlowState::kTcpEstablished, 200) != nullptr;
+  EXPECT_EQ(admitted, 3) << "the burst";
+  EXPECT_EQ(table_.find(key(0), hash(0), 0x10, 200), nullptr) << "the idlest established entry went first";
+  admitted = 0;
+  for (uint32_t i = 110; i < 120; ++i) admitted += add(i, FlowState::kTcpEstablished, 201) != nullptr;
+  EXPECT_EQ(admitted, 2) << "one second later: the refill rate";
+}
+
+TEST_F(FlowTableTest, PeekDoesNotTouch) {
+  add(1, FlowState::kTcpSynSeen, 100);
+  ASSERT_NE(table_.peek(key(1), hash(1), 101), nullptr);
+  EXPECT_EQ(buckets_[0].last_seen_s[0], 100u);
+  EXPECT_EQ(buckets_[0].state[0], FlowState::kTcpSynSeen);
+}
+
+}  // namespace
+}  // namespace eclb::dp
