@@ -1,0 +1,87 @@
+"""Shared helpers of the namespace integration tests: processes run in a namespace with
+their output in a log file, eclbctl as JSON, waiting with a deadline, and PASS/FAIL
+bookkeeping that ends with the "N passed, M failed" line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, name, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        print(f"{'PASS' if ok else 'FAIL'}: {name}{' (' + str(detail) + ')' if detail != '' else ''}", flush=True)
+        return ok
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 0 if self.failed == 0 and self.passed > 0 else 1
+
+
+class Process:
+    """A background process, optionally inside a network namespace, logging to a file."""
+
+    def __init__(self, name, argv, log_dir, netns=None):
+        self.name = name
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        if netns:
+            argv = ["ip", "netns", "exec", netns] + argv
+        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.alive():
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.log.close()
+        return self.popen.returncode
+
+    def tail(self, lines=30):
+        with open(self.log_path) as f:
+            return "".join(f.readlines()[-lines:])
+
+
+def wait_for(condition, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    return condition()
+
+
+class Eclbctl:
+    def __init__(self, binary, segment, stats, flows):
+        self.base = [binary, "--segment", segment, "--stats", stats, "--flows", flows]
+
+    def json(self, *args):
+        out = subprocess.run(self.base + list(args) + ["--json"], capture_output=True, text=True)
+        if out.returncode != 0:
+            return None
+        return json.loads(out.stdout)
+
+    def text(self, *args):
+        return subprocess.run(self.base + list(args), capture_output=True, text=True).stdout
+
+
+def fail_fast(message):
+    print(f"FAIL: {message}", flush=True)
+    print("0 passed, 1 failed", flush=True)
+    sys.exit(1)
