@@ -229,12 +229,12 @@ static_assert(offsetof(BackendEntry, name) == 48);
 // Hash of a VIP key for vip_index (linear probing, capacity a power of two); the
 // address_index uses port 0 and protocol 0. Writer and dataplane must agree, so it lives
 // here. Not a security boundary: keys are config.
-constexpr uint64_t vip_key_hash(const uint8_t (&address)[16], uint16_t port, L4Protocol protocol) noexcept {
-  uint64_t lo = 0, hi = 0;
-  for (int i = 0; i < 8; ++i) {
-    lo |= static_cast<uint64_t>(address[i]) << (8 * i);
-    hi |= static_cast<uint64_t>(address[8 + i]) << (8 * i);
-  }
+inline uint64_t vip_key_hash(const uint8_t (&address)[16], uint16_t port, L4Protocol protocol) noexcept {
+  // The address as two little-endian words (every eclb host is x86-64 or another
+  // little-endian machine; writer and reader always run on the same host).
+  uint64_t lo, hi;
+  __builtin_memcpy(&lo, address, 8);
+  __builtin_memcpy(&hi, address + 8, 8);
   uint64_t h = lo * 0x9E3779B97F4A7C15ULL;
   h ^= (hi + (static_cast<uint64_t>(port) << 8) + static_cast<uint64_t>(protocol)) * 0xC2B2AE3D27D4EB4FULL;
   h ^= h >> 29;

@@ -10,6 +10,31 @@
 namespace eclb::dp {
 namespace {
 
+// Checksum of a 20-byte IPv4 header (checksum field zero), summed as five 32-bit words:
+// cheaper than the generic 16-bit loop of rte_ipv4_cksum on the per-packet path.
+inline uint16_t ipv4_header_checksum(const uint8_t* header) noexcept {
+  uint64_t sum = 0;
+  for (int i = 0; i < 5; ++i) {
+    uint32_t word;
+    std::memcpy(&word, header + 4 * i, 4);
+    sum += word;
+  }
+  sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// Moves the L2 header to the new front; constant sizes so the copy is inlined.
+inline void move_l2(uint8_t* front, uint16_t overhead, uint16_t l2) noexcept {
+  if (l2 == 14) {
+    std::memmove(front, front + overhead, 14);
+  } else {
+    std::memmove(front, front + overhead, 18);
+  }
+}
+
 template <bool kIpv6, bool kGue>
 bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelParams& params) noexcept {
   constexpr uint16_t kIpHeader = kIpv6 ? 40 : 20;
@@ -20,7 +45,7 @@ bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelParams& par
   if (rte_pktmbuf_pkt_len(m) > frame) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame));
   uint8_t* front = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kOverhead));
   if (front == nullptr) return false;
-  std::memmove(front, front + kOverhead, l2);
+  move_l2(front, kOverhead, l2);
   uint8_t* outer = front + l2;
   const uint8_t* inner = outer + kOverhead;
   const uint16_t inner_length = view.l3_length;
@@ -45,7 +70,7 @@ bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelParams& par
     outer[10] = outer[11] = 0;
     std::memcpy(outer + 12, params.outer_src, 4);
     std::memcpy(outer + 16, params.outer_dst, 4);
-    const uint16_t checksum = rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(outer));
+    const uint16_t checksum = ipv4_header_checksum(outer);
     std::memcpy(outer + 10, &checksum, 2);
   }
   if constexpr (kGue) {

@@ -17,8 +17,6 @@ static_assert(offsetof(abi::FlowEntry, src) == offsetof(abi::FlowKey, src) &&
 
 constexpr uint16_t signature_of(uint64_t hash) noexcept { return static_cast<uint16_t>(hash >> 48) | 1; }
 
-constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
-
 // Eviction class of a live (unexpired) entry; lower goes first.
 constexpr uint32_t eviction_class(FlowState state) noexcept {
   switch (state) {
@@ -44,32 +42,18 @@ FlowTable::FlowTable(abi::FlowWorkerHeader* header, abi::FlowBucket* buckets, ab
       mask_(bucket_count - 1),
       timeouts_(timeouts),
       guard_(guard),
-      guard_tokens_(guard.protected_eviction_burst) {}
+      guard_tokens_(guard.protected_eviction_burst) {
+  timeout_by_state_[static_cast<uint8_t>(FlowState::kEmpty)] = 0;
+  timeout_by_state_[static_cast<uint8_t>(FlowState::kTcpSynSeen)] = timeouts.syn_s;
+  timeout_by_state_[static_cast<uint8_t>(FlowState::kTcpEstablished)] = timeouts.established_s;
+  timeout_by_state_[static_cast<uint8_t>(FlowState::kTcpClosing)] = timeouts.closing_s;
+  timeout_by_state_[static_cast<uint8_t>(FlowState::kTcpClosed)] = timeouts.closed_s;
+  timeout_by_state_[static_cast<uint8_t>(FlowState::kUdp)] = timeouts.udp_s;
+}
 
 FlowState FlowTable::initial_state(uint8_t protocol, uint8_t tcp_flags) noexcept {
   if (protocol != 6) return FlowState::kUdp;  // every port-carrying non-TCP flow ages like UDP
   return next_state(FlowState::kTcpSynSeen, tcp_flags);
-}
-
-FlowState FlowTable::next_state(FlowState current, uint8_t tcp_flags) noexcept {
-  if (current == FlowState::kUdp) return FlowState::kUdp;
-  if (tcp_flags & kTcpRst) return FlowState::kTcpClosed;
-  if (tcp_flags & kTcpFin) return FlowState::kTcpClosing;
-  if ((tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn) return FlowState::kTcpSynSeen;  // (re)opening
-  if (current == FlowState::kTcpClosing || current == FlowState::kTcpClosed) return current;
-  return FlowState::kTcpEstablished;
-}
-
-uint32_t FlowTable::timeout_of(FlowState state) const noexcept {
-  switch (state) {
-    case FlowState::kTcpSynSeen: return timeouts_.syn_s;
-    case FlowState::kTcpEstablished: return timeouts_.established_s;
-    case FlowState::kTcpClosing: return timeouts_.closing_s;
-    case FlowState::kTcpClosed: return timeouts_.closed_s;
-    case FlowState::kUdp: return timeouts_.udp_s;
-    case FlowState::kEmpty: break;
-  }
-  return 0;
 }
 
 abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s) noexcept {

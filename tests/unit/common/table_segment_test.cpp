@@ -147,6 +147,7 @@ std::string layout_description() {
   ECLB_FIELD(CopyHeader, vips_offset); ECLB_FIELD(CopyHeader, backends_offset);
   ECLB_FIELD(CopyHeader, vip_index_offset); ECLB_FIELD(CopyHeader, backend_by_id_offset);
   ECLB_FIELD(CopyHeader, slots_offset); ECLB_FIELD(CopyHeader, built_unix_ns);
+  ECLB_FIELD(CopyHeader, flow_hash_seed); ECLB_FIELD(CopyHeader, address_index_offset);
   out += fmt::format("VipEntry size {} align {}\n", sizeof(abi::VipEntry), alignof(abi::VipEntry));
   ECLB_FIELD(VipEntry, address); ECLB_FIELD(VipEntry, port); ECLB_FIELD(VipEntry, family);
   ECLB_FIELD(VipEntry, protocol); ECLB_FIELD(VipEntry, mode); ECLB_FIELD(VipEntry, table_size);
