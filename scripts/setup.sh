@@ -14,7 +14,7 @@ fi
 # Build toolchain and libraries (every dependency() in meson.build comes from here).
 BUILD_PACKAGES=(
   g++ clang llvm lld meson ninja-build pkg-config git
-  libdpdk-dev dpdk libbpf-dev bpftool libxdp-dev libelf-dev zlib1g-dev libpcap-dev libnuma-dev
+  libdpdk-dev dpdk dpdk-dev libbpf-dev bpftool libxdp-dev libelf-dev zlib1g-dev libpcap-dev libnuma-dev
   libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libclang-rt-14-dev libfuzzer-14-dev

@@ -92,6 +92,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     log::info("dp.runtime", "port={} driver={} queues={} mtu={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
               port->port_id, port->driver, port->queues, port->mtu, port->mac[0], port->mac[1], port->mac[2],
               port->mac[3], port->mac[4], port->mac[5]);
+    if (workers > 1 && !port->rss) {
+      log::warn("dp.runtime", "port={} driver={} has no RSS: the sender decides which worker sees a flow",
+                port->port_id, port->driver);
+    }
     dp->ports_.push_back(*port);
     dp->neighbours_.push_back(std::make_unique<NeighbourTable>(capacity.max_backends));
   }

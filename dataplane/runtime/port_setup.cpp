@@ -20,13 +20,14 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
                       info.driver_name, info.max_rx_queues, info.max_tx_queues, queues);
   }
   rte_eth_conf conf{};
+  bool rss = false;
   if (queues > 1) {
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_hf =
         info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
-    if (conf.rx_adv_conf.rss_conf.rss_hf == 0) {
-      return make_error("port {} ({}) cannot spread flows over {} queues (no RSS)", port_id, info.driver_name, queues);
-    }
+    rss = conf.rx_adv_conf.rss_conf.rss_hf != 0;
+    // Without RSS (memif, ring) the sender picks the queue. DSR stays correct either way:
+    // a flow seen by two workers gets the same Maglev pick from both.
+    if (rss) conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
   }
   if (const int rc = rte_eth_dev_configure(port_id, queues, queues, &conf); rc != 0) {
     return make_error("port {}: configure failed: {}", port_id, rte_strerror(-rc));
@@ -53,6 +54,7 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
   port.port_id = port_id;
   port.queues = queues;
   port.driver = info.driver_name;
+  port.rss = rss;
   uint16_t mtu = 0;
   if (rte_eth_dev_get_mtu(port_id, &mtu) == 0 && mtu >= 576) port.mtu = mtu;
   rte_ether_addr mac{};

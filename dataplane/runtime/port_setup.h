@@ -18,6 +18,7 @@ struct PortInfo {
   uint16_t mtu = 1500;
   uint8_t mac[6] = {};
   std::string driver;
+  bool rss = false;  // flows spread over the queues by the port (false with one queue)
 };
 
 inline constexpr uint16_t kRxDescriptors = 1024;

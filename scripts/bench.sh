@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Benchmarks (never part of the test command): builds a release tree, runs the
+# micro-benchmarks pinned to one core, then the traffic harness (eclb-dataplane and
+# dpdk-testpmd over memif), which writes a JSON result and a PNG plot to $ECLB_RESULTS
+# (default /tmp/eclb-results). Run as root on Debian 12: scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
+out=${ECLB_RESULTS:-/tmp/eclb-results}
+mkdir -p "$out"
+for bench in maglev_build_bench packet_parser_bench flow_table_bench worker_pipeline_bench; do
+  echo "== $bench"
+  taskset -c 1 "build-release/bench/$bench" --benchmark_out="$out/$bench.json" --benchmark_out_format=json 2>&1 \
+    | grep -vE '^(EAL|TELEMETRY):'
+done
+echo "== traffic harness"
+/usr/bin/python3 bench/traffic/run_traffic.py build-release --out "$out"

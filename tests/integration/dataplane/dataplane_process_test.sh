@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# eclb-dataplane as a process: it waits (and says so) for a missing table region, gives
+# one clear line and a non-zero exit for a table region of another ABI, a missing port
+# or no worker lcore, stops cleanly on SIGINT and SIGTERM, and forwards over net_memif
+# (eclb-trafficgen as the peer) with 1 and 2 worker lcores.
+# Usage: dataplane_process_test.sh BUILD_DIR
+set -uo pipefail
+bin=$(cd "$1" && pwd)
+work=$(mktemp -d /dev/shm/eclb-dp-process.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" /dev/hugepages/eclb-dp-process-$$' EXIT
+passes=0 failures=0
+pass() { echo "PASS: $1"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+eal=(--no-pci --in-memory "--log-level=lib.*:error")
+
+cat > "$work/eclb.yaml" <<YAML
+tables: { segment: $work/tables, max_vips: 8, max_backends: 64, max_table_slots: 65536 }
+pools:
+  gw: { backends: [ { name: gw1, address: 10.0.0.11, port: 80 }, { name: gw2, address: 10.0.0.12, port: 80 } ] }
+vips:
+  - { name: web, address: 10.0.0.100, port: 80, mode: dsr-gue, pool: gw, table_size: 251 }
+dataplane:
+  flows_per_worker: 65536
+  flows_path: /dev/hugepages/eclb-dp-process-$$
+  stats_path: $work/stats
+  ports:
+    - id: 0
+      ipv4: 10.0.0.2/24
+      neighbours: [ { address: 10.0.0.11, mac: "02:00:00:00:01:11" }, { address: 10.0.0.12, mac: "02:00:00:00:01:12" } ]
+YAML
+
+# 1. No table region yet: it waits and says so; SIGTERM ends the wait cleanly.
+"$bin/dataplane/eclb-dataplane" -l 0,1 "${eal[@]}" --vdev=net_null0 -- --config "$work/eclb.yaml" > "$work/wait.log" 2>&1 &
+pid=$!
+sleep 3
+if kill -0 $pid 2>/dev/null && grep -q "waiting for the table region path=\"$work/tables\"" "$work/wait.log"; then
+  pass "waits for a missing table region and says so"; else fail "wait: $(tail -3 "$work/wait.log")"; fi
+kill -TERM $pid; wait $pid; status=$?
+[ $status -eq 0 ] && pass "SIGTERM while waiting: exit 0" || fail "SIGTERM while waiting: exit $status"
+
+# 2. A table region of another ABI major version: one error line, non-zero exit.
+"$bin/control/daemon/eclb-control" --config "$work/eclb.yaml" --once 2>/dev/null
+cp "$work/tables" "$work/tables-v9"
+printf '\x09\x00' | dd of="$work/tables-v9" bs=1 seek=8 conv=notrunc status=none
+out=$("$bin/dataplane/eclb-dataplane" -l 0,1 "${eal[@]}" --vdev=net_null0 -- --config "$work/eclb.yaml" \
+  --segment "$work/tables-v9" 2>&1); status=$?
+if [ $status -ne 0 ] && echo "$out" | grep -q "error dp.runtime: $work/tables-v9: table region has ABI version 9.0, this build reads major version 1"; then
+  pass "another ABI version: one clear error, exit $status"; else fail "ABI: $status $(echo "$out" | tail -2)"; fi
+
+# 3. A port that does not exist.
+out=$("$bin/dataplane/eclb-dataplane" -l 0,1 "${eal[@]}" --vdev=net_null0 -- --config "$work/eclb.yaml" \
+  --port 3,ipv4=10.0.0.2/24 2>&1); status=$?
+if [ $status -ne 0 ] && echo "$out" | grep -q "port 3 does not exist (1 DPDK ports"; then
+  pass "missing port: one clear error"; else fail "port: $status $(echo "$out" | tail -2)"; fi
+
+# 4. No worker lcore.
+out=$("$bin/dataplane/eclb-dataplane" -l 0 "${eal[@]}" --vdev=net_null0 -- --config "$work/eclb.yaml" 2>&1); status=$?
+if [ $status -ne 0 ] && echo "$out" | grep -q "no worker lcore"; then pass "no worker lcore: one clear error"; else
+  fail "lcores: $status $(echo "$out" | tail -2)"; fi
+
+# 5. Forwarding over net_memif with 1 and 2 workers (one memif queue pair per worker; the
+#    generator spreads bursts over them, memif has no RSS), then SIGINT. (A memif peer that
+#    disconnects under a running TX can crash the DPDK 22.11 memif PMD, which unmaps the
+#    shared region: the generator goes quiet before it disconnects, see trafficgen.cpp.)
+for queues in 1 2; do
+  lcores=$([ "$queues" = 1 ] && echo "-l 0,1" || echo "--lcores=0@0,1@1,2@1")
+  rm -f "$work/stats"
+  "$bin/dataplane/eclb-dataplane" $lcores "${eal[@]}" \
+    --vdev=net_memif0,role=server,socket=$work/m.sock,socket-abstract=no -- --config "$work/eclb.yaml" \
+    > "$work/memif.log" 2>&1 &
+  pid=$!
+  sleep 3
+  "$bin/bench/eclb-trafficgen" -l 0 "${eal[@]}" --vdev=net_memif0,role=client,socket=$work/m.sock,socket-abstract=no \
+    -- --scenario established --flows 1000 --seconds 2 --queues "$queues" > "$work/gen.log" 2>&1
+  gen_status=$?
+  stats=$("$bin/control/cli/eclbctl" --segment "$work/tables" --stats "$work/stats" stats --json)
+  kill -INT $pid; wait $pid; status=$?
+  [ $gen_status -eq 0 ] || fail "eclb-trafficgen exited with $gen_status" 
+  read -r workers rx tx <<< "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); t=s["totals"]; print(s["dataplane"]["workers"], t["rx_packets"], t["tx_packets"])')"
+  busy=$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["rx_packets"] > 0))')
+  if [ "$rx" -gt 100000 ] && [ "$tx" -ge $((rx * 99 / 100)) ] && [ "$busy" = "$queues" ] && [ $status -eq 0 ]; then
+    pass "net_memif with $workers worker(s), all busy: $tx of $rx frames tunnelled back, clean SIGINT exit"
+  else
+    fail "memif $workers workers: rx=$rx tx=$tx busy=$busy exit=$status $(tail -3 "$work/memif.log")"
+  fi
+done
+
+echo "$passes passed, $failures failed"
+[ $failures -eq 0 ]
