@@ -59,9 +59,9 @@ FlowState FlowTable::initial_state(uint8_t protocol, uint8_t tcp_flags) noexcept
 abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s) noexcept {
   const uint32_t bucket_index = static_cast<uint32_t>(hash) & mask_;
   abi::FlowBucket& bucket = buckets_[bucket_index];
-  const uint16_t signature = signature_of(hash);
-  for (uint32_t way = 0; way < abi::kFlowWays; ++way) {
-    if (bucket.signature[way] != signature) continue;
+  for (uint32_t matches = signature_matches(bucket, hash); matches != 0;) {
+    const uint32_t way = first_way(matches);
+    matches = without_way(matches, way);
     abi::FlowEntry& entry = entries_[bucket_index * abi::kFlowWays + way];
     if (std::memcmp(&entry, &key, sizeof key) != 0) continue;
     const FlowState state = bucket.state[way];
@@ -81,9 +81,9 @@ abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t 
 const abi::FlowEntry* FlowTable::peek(const abi::FlowKey& key, uint64_t hash, uint32_t now_s) const noexcept {
   const uint32_t bucket_index = static_cast<uint32_t>(hash) & mask_;
   const abi::FlowBucket& bucket = buckets_[bucket_index];
-  const uint16_t signature = signature_of(hash);
-  for (uint32_t way = 0; way < abi::kFlowWays; ++way) {
-    if (bucket.signature[way] != signature) continue;
+  for (uint32_t matches = signature_matches(bucket, hash); matches != 0;) {
+    const uint32_t way = first_way(matches);
+    matches = without_way(matches, way);
     const abi::FlowEntry& entry = entries_[bucket_index * abi::kFlowWays + way];
     if (std::memcmp(&entry, &key, sizeof key) != 0) continue;
     return now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way]) ? nullptr : &entry;
