@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <utility>
@@ -13,7 +14,19 @@
 
 namespace eclb {
 
-bool reader_process_gone(uint32_t pid) noexcept { return pid != 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
+bool reader_process_gone(uint32_t pid) noexcept {
+  if (pid == 0) return false;
+  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  // A killed process stays visible as a zombie until its parent reaps it: count it gone.
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+  FILE* file = std::fopen(path, "r");
+  if (file == nullptr) return true;
+  char state = 0;
+  const int fields = std::fscanf(file, "%*d (%*[^)]) %c", &state);
+  std::fclose(file);
+  return fields == 1 && (state == 'Z' || state == 'X');
+}
 
 Result<TableReader> TableReader::claim(TableSegment& segment, std::string_view role) {
   auto* slots = reinterpret_cast<abi::ReaderSlot*>(segment.base() + segment.layout().reader_offset);

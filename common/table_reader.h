@@ -50,8 +50,8 @@ class TableReader {
   TableView view_;
 };
 
-// Reader-slot maintenance shared by the writer and eclbctl: true if the slot's process
-// no longer exists.
+// True if process `pid` no longer runs (gone, or a zombie not reaped yet). Used for
+// reader slots and region ownership.
 bool reader_process_gone(uint32_t pid) noexcept;
 
 }  // namespace eclb

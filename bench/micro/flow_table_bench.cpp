@@ -36,7 +36,7 @@ struct Fixture {
     madvise(entries, entry_bytes, MADV_HUGEPAGE);
     std::memset(buckets, 0, bucket_bytes);
     std::memset(entries, 0, entry_bytes);
-    table = FlowTable(&header, buckets, entries, kBuckets, FlowTimeouts{}, FlowGuardConfig{});
+    table = FlowTable(&header.entries, buckets, entries, kBuckets, FlowTimeouts{}, FlowGuardConfig{});
     std::mt19937_64 random(1);
     keys.resize(kFlows);
     hashes.resize(kFlows);

@@ -92,7 +92,11 @@ void setup() {
   p->port.local_ipv4[0] = 10;
   p->port.local_ipv4[3] = 2;
   p->port.neighbours = p->neighbours.get();
-  p->worker = std::make_unique<Worker>(FlowTable(p->flow_header, buckets, entries, kBuckets, FlowTimeouts{}, FlowGuardConfig{}),
+  std::byte* nat_block = block + sizeof(abi::FlowWorkerHeader) + abi::flow_table_bytes(kBuckets);
+  auto* nat_buckets = reinterpret_cast<abi::FlowBucket*>(nat_block);
+  auto* nat_entries = reinterpret_cast<abi::FlowEntry*>(nat_block + kBuckets * sizeof(abi::FlowBucket));
+  p->worker = std::make_unique<Worker>(FlowTable(&p->flow_header->entries, buckets, entries, kBuckets, FlowTimeouts{}, FlowGuardConfig{}),
+                                       FlowTable(&p->flow_header->nat_entries, nat_buckets, nat_entries, kBuckets, FlowTimeouts{}, FlowGuardConfig{}),
                                        WorkerCounters{p->lcore, p->vips.data(), p->backends.data(), 8, 64},
                                        WorkerSettings{6080});
   p->worker->set_table(p->snapshot.view, p->snapshot.generation);

@@ -52,6 +52,12 @@ struct DataplanePortConfig {
   std::optional<IpAddress> gateway_ipv4;  // next hop for backends outside the subnet
   std::optional<IpAddress> gateway_ipv6;
   uint16_t mtu = 0;                 // 0: the port's own MTU
+  // Full NAT: local addresses clients are translated to towards backends (default: the
+  // port's own ipv4/ipv6 address), and the local port range.
+  std::vector<IpAddress> nat_ipv4;
+  std::vector<IpAddress> nat_ipv6;
+  uint16_t nat_port_first = 1024;
+  uint16_t nat_port_last = 65535;
   // Permanent neighbour entries (no ARP/ND for these addresses), e.g. a gateway whose
   // MAC never changes, or tests that replay captures.
   std::vector<std::pair<IpAddress, std::array<uint8_t, 6>>> static_neighbours;
@@ -66,6 +72,7 @@ struct DataplaneConfig {
   std::string flows_path = "/dev/hugepages/eclb-flows";
   std::string stats_path = "/dev/shm/eclb-stats";
   uint16_t gue_port = 6080;
+  uint16_t tcp_mss_clamp = 0;    // fullnat: clamp the MSS of SYNs towards backends (0: off)
   uint32_t timeout_tcp_syn_s = 10;
   uint32_t timeout_tcp_established_s = 2 * 86400;
   uint32_t timeout_tcp_closing_s = 15;

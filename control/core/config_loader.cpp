@@ -129,7 +129,9 @@ TablesConfig parse_tables(const Reader& reader, const YAML::Node& node) {
 
 DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node& node, const std::string& field) {
   reader.expect_map(node, field);
-  reader.check_keys(node, field, {"id", "ipv4", "ipv6", "gateway_ipv4", "gateway_ipv6", "mtu", "neighbours"});
+  reader.check_keys(node, field,
+                    {"id", "ipv4", "ipv6", "gateway_ipv4", "gateway_ipv6", "mtu", "neighbours", "nat_ipv4", "nat_ipv6",
+                     "nat_ports"});
   DataplanePortConfig port;
   if (!node["id"].IsDefined()) reader.fail(node, field + ".id", "missing");
   port.id = static_cast<uint16_t>(reader.unsigned_value(node["id"], field + ".id", 0, 1023));
@@ -152,6 +154,26 @@ DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node&
   port.gateway_ipv4 = address("gateway_ipv4", abi::AddressFamily::kIpv4);
   port.gateway_ipv6 = address("gateway_ipv6", abi::AddressFamily::kIpv6);
   port.mtu = static_cast<uint16_t>(reader.optional_unsigned(node, "mtu", field, 0, 576, 9000));
+  for (const auto& [key, family] : {std::pair{"nat_ipv4", abi::AddressFamily::kIpv4}, std::pair{"nat_ipv6", abi::AddressFamily::kIpv6}}) {
+    const YAML::Node list = node[key];
+    if (!list.IsDefined()) continue;
+    const std::string list_field = field + "." + key;
+    reader.expect_sequence(list, list_field);
+    if (list.size() > 8) reader.fail(list, list_field, "at most 8 addresses");
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto address = IpAddress::parse(reader.scalar(list[i], fmt::format("{}[{}]", list_field, i)));
+      if (!address) reader.fail(list[i], fmt::format("{}[{}]", list_field, i), address.error().message);
+      if (address->family != family) reader.fail(list[i], fmt::format("{}[{}]", list_field, i), "wrong address family");
+      (family == abi::AddressFamily::kIpv4 ? port.nat_ipv4 : port.nat_ipv6).push_back(*address);
+    }
+  }
+  if (const YAML::Node range = node["nat_ports"]; range.IsDefined()) {
+    reader.expect_sequence(range, field + ".nat_ports");
+    if (range.size() != 2) reader.fail(range, field + ".nat_ports", "expected [FIRST, LAST]");
+    port.nat_port_first = static_cast<uint16_t>(reader.unsigned_value(range[0], field + ".nat_ports[0]", 1, 65535));
+    port.nat_port_last = static_cast<uint16_t>(reader.unsigned_value(range[1], field + ".nat_ports[1]", 1, 65535));
+    if (port.nat_port_first > port.nat_port_last) reader.fail(range, field + ".nat_ports", "FIRST must not exceed LAST");
+  }
   if (const YAML::Node neighbours = node["neighbours"]; neighbours.IsDefined()) {
     reader.expect_sequence(neighbours, field + ".neighbours");
     for (size_t i = 0; i < neighbours.size(); ++i) {
@@ -173,7 +195,8 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
   if (!node.IsDefined()) return dataplane;
   reader.expect_map(node, "dataplane");
   reader.check_keys(node, "dataplane",
-                    {"ports", "flows_per_worker", "flows_path", "stats_path", "gue_port", "timeouts", "eviction_guard"});
+                    {"ports", "flows_per_worker", "flows_path", "stats_path", "gue_port", "tcp_mss_clamp", "timeouts",
+                     "eviction_guard"});
   if (node["ports"].IsDefined()) {
     reader.expect_sequence(node["ports"], "dataplane.ports");
     std::set<uint16_t> ids;
@@ -194,6 +217,11 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
   }
   dataplane.gue_port =
       static_cast<uint16_t>(reader.optional_unsigned(node, "gue_port", "dataplane", dataplane.gue_port, 1, 65535));
+  dataplane.tcp_mss_clamp =
+      static_cast<uint16_t>(reader.optional_unsigned(node, "tcp_mss_clamp", "dataplane", 0, 0, 65535));
+  if (dataplane.tcp_mss_clamp != 0 && dataplane.tcp_mss_clamp < 536) {
+    reader.fail(node["tcp_mss_clamp"], "dataplane.tcp_mss_clamp", "must be 0 (off) or at least 536");
+  }
   if (const YAML::Node timeouts = node["timeouts"]; timeouts.IsDefined()) {
     reader.expect_map(timeouts, "dataplane.timeouts");
     reader.check_keys(timeouts, "dataplane.timeouts", {"tcp_syn", "tcp_established", "tcp_closing", "tcp_closed", "udp"});

@@ -28,8 +28,11 @@ enum class DropReason : uint8_t {
   kBadIcmpQuote = 17,      // ICMP error quoting something that is not a VIP flow
   kSlowPathDrop = 18,      // ARP/ND not handled by the control lcore
   kUnsupportedMode = 19,   // VIP forwarding mode this dataplane cannot forward yet
-  kNoLocalAddress = 20,    // no local address of the VIP's family on the port (DSR source)
-  kCount = 21,
+  kNoLocalAddress = 20,    // no local address of the VIP's family on the port (tunnel / NAT source)
+  kNatPortsExhausted = 21,  // fullnat: no free local port towards the backend
+  kNatNoSession = 22,      // fullnat: a reply to a local address:port with no (live) session
+  kFlowTableFull = 23,     // fullnat: the flow table had no way this new flow may take
+  kCount = 24,
 };
 
 inline constexpr uint32_t kDropReasonSlots = 32;  // counter slots reserved in the stats region
@@ -58,6 +61,9 @@ constexpr std::string_view drop_reason_name(DropReason reason) {
     case DropReason::kSlowPathDrop: return "slow_path_drop";
     case DropReason::kUnsupportedMode: return "unsupported_mode";
     case DropReason::kNoLocalAddress: return "no_local_address";
+    case DropReason::kNatPortsExhausted: return "nat_ports_exhausted";
+    case DropReason::kNatNoSession: return "nat_no_session";
+    case DropReason::kFlowTableFull: return "flow_table_full";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -3,10 +3,13 @@
 // table geometry adopts it, so established flows keep their backends across restarts
 // and upgrades; eclbctl maps it read-only to list flows.
 //
-// Per worker: FlowWorkerHeader, FlowBucket[bucket_count], FlowEntry[bucket_count * kWays].
-// A flow lives in bucket (flow_hash & (bucket_count - 1)), in one of its kWays ways; the
-// bucket line holds the ways' signatures, states and last-seen times so a lookup reads
-// one bucket line and, on a signature match, one entry line.
+// Per worker: FlowWorkerHeader, then the flow table — FlowBucket[bucket_count],
+// FlowEntry[bucket_count * kWays] — then the NAT table of the same geometry, whose
+// entries are NatReverseEntry: for every fullnat flow, the reply direction (backend ->
+// local address:port) pointing back at its flow entry.
+// An entry lives in bucket (flow_hash & (bucket_count - 1)), in one of its kWays ways;
+// the bucket line holds the ways' signatures, states and last-seen times so a lookup
+// reads one bucket line and, on a signature match, one entry line.
 // Only the owning worker writes its table (plain stores); readers of another process
 // may see an entry mid-update and must treat what they read as advisory.
 #pragma once
@@ -52,8 +55,9 @@ struct FlowRegionHeader {
 };
 
 struct alignas(64) FlowWorkerHeader {
-  uint64_t entries;           // occupied ways (owner only)
-  uint64_t reserved[7];
+  uint64_t entries;           // occupied ways of the flow table (owner only)
+  uint64_t nat_entries;       // occupied ways of the NAT table (owner only)
+  uint64_t reserved[6];
 };
 
 struct alignas(64) FlowBucket {
@@ -64,18 +68,35 @@ struct alignas(64) FlowBucket {
 };
 
 struct alignas(64) FlowEntry {
-  uint8_t src[16];            // the flow's key, as FlowKey (flow_hash.h)
+  uint8_t src[16];            // the flow's key, as FlowKey (flow_hash.h): client -> VIP
+  uint8_t dst[16];
+  uint16_t src_port_be;
+  uint16_t dst_port_be;
+  AddressFamily family;
+  uint8_t protocol;
+  uint16_t reserved0;         // part of the key: zero
+  uint32_t vip_id;            // VipEntry::id
+  uint32_t backend_id;        // BackendEntry::id of the chosen member
+  uint32_t backend_incarnation;
+  uint16_t nat_port_be;       // fullnat: local port towards the backend, 0 = none yet
+  uint8_t nat_address;        // fullnat: index into the port's local address pool
+  uint8_t reserved1;
+  uint8_t peer_mac[6];        // fullnat: MAC the client's packets arrive from (replies go there)
+  uint16_t reserved2;
+};
+
+// The reply direction of a fullnat flow: key backend -> local address:port.
+struct alignas(64) NatReverseEntry {
+  uint8_t src[16];            // the reply's key, as FlowKey: backend -> local address
   uint8_t dst[16];
   uint16_t src_port_be;
   uint16_t dst_port_be;
   AddressFamily family;
   uint8_t protocol;
   uint16_t reserved0;
-  uint32_t vip_id;            // VipEntry::id
-  uint32_t backend_id;        // BackendEntry::id of the chosen member
-  uint32_t backend_incarnation;
-  uint32_t created_s;         // CLOCK_MONOTONIC seconds
-  uint64_t reserved1;
+  uint32_t forward_index;     // bucket * kFlowWays + way of the FlowEntry in this worker's flow table
+  uint32_t vip_id;
+  uint64_t reserved[2];
 };
 
 static_assert(std::is_standard_layout_v<FlowRegionHeader> && sizeof(FlowRegionHeader) == 128);
@@ -95,11 +116,21 @@ static_assert(offsetof(FlowEntry, family) == 36);
 static_assert(offsetof(FlowEntry, vip_id) == 40);
 static_assert(offsetof(FlowEntry, backend_id) == 44);
 static_assert(offsetof(FlowEntry, backend_incarnation) == 48);
-static_assert(offsetof(FlowEntry, created_s) == 52);
+static_assert(offsetof(FlowEntry, nat_port_be) == 52);
+static_assert(offsetof(FlowEntry, nat_address) == 54);
+static_assert(offsetof(FlowEntry, peer_mac) == 56);
+static_assert(std::is_standard_layout_v<NatReverseEntry> && sizeof(NatReverseEntry) == 64);
+static_assert(offsetof(NatReverseEntry, forward_index) == 40);
+static_assert(offsetof(NatReverseEntry, vip_id) == 44);
 
+// One table (buckets and entries) of bucket_count buckets.
+constexpr uint64_t flow_table_bytes(uint32_t bucket_count) {
+  return uint64_t{bucket_count} * sizeof(FlowBucket) + uint64_t{bucket_count} * kFlowWays * sizeof(FlowEntry);
+}
+
+// A worker's block: header, flow table, NAT table.
 constexpr uint64_t flow_worker_bytes(uint32_t bucket_count) {
-  return sizeof(FlowWorkerHeader) + uint64_t{bucket_count} * sizeof(FlowBucket) +
-         uint64_t{bucket_count} * kFlowWays * sizeof(FlowEntry);
+  return sizeof(FlowWorkerHeader) + 2 * flow_table_bytes(bucket_count);
 }
 
 }  // namespace eclb::abi

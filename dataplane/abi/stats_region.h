@@ -53,7 +53,9 @@ struct alignas(64) LcoreStats {
   uint64_t icmp_too_big_sent;
   uint64_t icmp_errors_forwarded;  // frag-needed / packet-too-big steered to a backend
   uint64_t fragments;          // VIP fragments seen (also counted as drops)
-  uint64_t reserved[16];
+  uint64_t nat_sessions;       // fullnat: local ports mapped (new flows and re-picks)
+  uint64_t nat_replies;        // fullnat: backend replies translated back to clients
+  uint64_t reserved[14];
   uint64_t drops[kDropReasonSlots];
 };
 

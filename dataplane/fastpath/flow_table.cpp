@@ -34,9 +34,9 @@ constexpr uint32_t kFirstProtectedClass = 5;
 
 }  // namespace
 
-FlowTable::FlowTable(abi::FlowWorkerHeader* header, abi::FlowBucket* buckets, abi::FlowEntry* entries,
-                     uint32_t bucket_count, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) noexcept
-    : header_(header),
+FlowTable::FlowTable(uint64_t* occupied, abi::FlowBucket* buckets, abi::FlowEntry* entries, uint32_t bucket_count,
+                     const FlowTimeouts& timeouts, const FlowGuardConfig& guard) noexcept
+    : occupied_(occupied),
       buckets_(buckets),
       entries_(entries),
       mask_(bucket_count - 1),
@@ -68,7 +68,7 @@ abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t 
     if (now_s - bucket.last_seen_s[way] > timeout_of(state)) {
       // Expired: free the way so the flow is inserted afresh (never twice in a bucket).
       bucket.signature[way] = 0;
-      --header_->entries;
+      --*occupied_;
       return nullptr;
     }
     bucket.last_seen_s[way] = now_s;
@@ -129,10 +129,10 @@ InsertResult FlowTable::insert(const abi::FlowKey& key, uint64_t hash, FlowState
   } else if (victim_class > kExpiredClass) {
     outcome = InsertOutcome::kEvictedUnprotected;
   }
-  if (victim_class == 0) ++header_->entries;
+  if (victim_class == 0) ++*occupied_;
   abi::FlowEntry& entry = entries_[bucket_index * abi::kFlowWays + victim];
+  std::memset(&entry, 0, sizeof entry);
   std::memcpy(&entry, &key, sizeof key);
-  entry.created_s = now_s;
   bucket.signature[victim] = signature_of(hash);
   bucket.state[victim] = state;
   bucket.last_seen_s[victim] = now_s;

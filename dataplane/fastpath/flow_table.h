@@ -46,8 +46,10 @@ struct InsertResult {
 class FlowTable {
  public:
   FlowTable() = default;
-  // bucket_count: a power of two. The memory stays owned by the flow region.
-  FlowTable(abi::FlowWorkerHeader* header, abi::FlowBucket* buckets, abi::FlowEntry* entries, uint32_t bucket_count,
+  // bucket_count: a power of two; `occupied` counts the ways in use (a field of the
+  // worker's FlowWorkerHeader). The memory stays owned by the flow region. The NAT table
+  // is a FlowTable too: its entries are NatReverseEntry (same size and key prefix).
+  FlowTable(uint64_t* occupied, abi::FlowBucket* buckets, abi::FlowEntry* entries, uint32_t bucket_count,
             const FlowTimeouts& timeouts, const FlowGuardConfig& guard) noexcept;
 
   // Two-stage prefetch for a burst: first the bucket line of every packet, then (once the
@@ -80,7 +82,20 @@ class FlowTable {
   // Adds `key` (known to be absent) in `state`. The caller fills vip/backend fields.
   InsertResult insert(const abi::FlowKey& key, uint64_t hash, abi::FlowState state, uint32_t now_s) noexcept;
 
-  uint64_t entries() const noexcept { return header_->entries; }
+  uint64_t entries() const noexcept { return *occupied_; }
+
+  // Position of an entry (bucket * kFlowWays + way), for references from the NAT table.
+  uint32_t index_of(const abi::FlowEntry* entry) const noexcept { return static_cast<uint32_t>(entry - entries_); }
+  // The entry at `index` if that way is occupied and not expired, else nullptr.
+  abi::FlowEntry* live_entry(uint32_t index, uint32_t now_s) noexcept {
+    if (index >= (mask_ + 1) * abi::kFlowWays) return nullptr;
+    const abi::FlowBucket& bucket = buckets_[index / abi::kFlowWays];
+    const uint32_t way = index % abi::kFlowWays;
+    if (bucket.signature[way] == 0 || now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way])) return nullptr;
+    return &entries_[index];
+  }
+  // Marks the entry at `index` as seen now (its flow is active in the other direction).
+  void touch(uint32_t index, uint32_t now_s) noexcept { buckets_[index / abi::kFlowWays].last_seen_s[index % abi::kFlowWays] = now_s; }
   uint32_t bucket_count() const noexcept { return mask_ + 1; }
   const FlowTimeouts& timeouts() const noexcept { return timeouts_; }
 
@@ -103,7 +118,7 @@ class FlowTable {
 
   static constexpr uint32_t kStates = 6;
 
-  abi::FlowWorkerHeader* header_ = nullptr;
+  uint64_t* occupied_ = nullptr;
   uint32_t timeout_by_state_[kStates] = {};
   abi::FlowBucket* buckets_ = nullptr;
   abi::FlowEntry* entries_ = nullptr;

@@ -40,7 +40,7 @@ inline abi::L4Protocol l4_of(uint8_t protocol) noexcept { return static_cast<abi
 
 // What the second pass does with a packet; the passes keep the burst's order on the
 // wire (TX is only queued in the second pass).
-enum class Worker::Action : uint8_t { kDone, kForward, kIcmp };
+enum class Worker::Action : uint8_t { kDone, kForward, kIcmp, kReply };
 
 struct Worker::Classified {
   PacketView view;
@@ -49,8 +49,9 @@ struct Worker::Classified {
   Action action;
 };
 
-Worker::Worker(const FlowTable& flows, const WorkerCounters& counters, const WorkerSettings& settings) noexcept
-    : flows_(flows), counters_(counters), settings_(settings) {}
+Worker::Worker(const FlowTable& flows, const FlowTable& nat, const WorkerCounters& counters,
+               const WorkerSettings& settings) noexcept
+    : flows_(flows), nat_(nat), counters_(counters), settings_(settings) {}
 
 void Worker::set_table(const TableView& view, uint64_t generation) noexcept {
   table_ = view;
@@ -79,12 +80,14 @@ uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t co
   // matching entry lines, one burst ahead of their use (bench/micro/worker_pipeline_bench).
   for (uint16_t i = 0; i < count; ++i) {
     if (work[i].action == Action::kForward) flows_.prefetch_entry(work[i].hash);
+    if (work[i].action == Action::kReply) nat_.prefetch_entry(work[i].hash);
   }
   for (uint16_t i = 0; i < count; ++i) {
     switch (work[i].action) {
       case Action::kDone: break;
       case Action::kForward: handle_vip_packet(port, packets[i], work[i].view, *work[i].vip, work[i].hash); break;
       case Action::kIcmp: handle_icmp(port, packets[i], work[i].view); break;
+      case Action::kReply: handle_reply(port, packets[i], work[i].view, work[i].hash); break;
     }
   }
   return flush_tx(port);
@@ -135,6 +138,13 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
     vip = table_.find_vip(view.key.dst, rte_be_to_cpu_16(view.key.dst_port_be), l4_of(view.l4_protocol));
   }
   if (vip == nullptr) {
+    if ((view.l4_protocol == kProtoTcp || view.l4_protocol == kProtoUdp) && is_nat_address(port, view)) {
+      // A backend's reply to a fullnat flow.
+      out.action = Action::kReply;
+      out.hash = abi::flow_hash(view.key, seed_);
+      nat_.prefetch(out.hash);
+      return;
+    }
     drop(m, table_.find_vip_address(view.key.dst) != nullptr ? DropReason::kNoVipForPort : DropReason::kNotForUs);
     return;
   }
@@ -144,8 +154,7 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
   flows_.prefetch(out.hash);
 }
 
-const abi::BackendEntry* Worker::pick_backend(const PacketView& view, const abi::VipEntry& vip,
-                                              uint64_t hash) noexcept {
+Worker::Pick Worker::pick_backend(const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept {
   const auto vip_position = static_cast<uint32_t>(&vip - table_.vips().data());
   abi::FlowEntry* entry = flows_.find(view.key, hash, view.tcp_flags, now_s_);
   if (entry != nullptr && entry->vip_id == vip.id) {
@@ -154,14 +163,14 @@ const abi::BackendEntry* Worker::pick_backend(const PacketView& view, const abi:
     // (a drained member keeps its flows).
     if (backend != nullptr && backend->incarnation == entry->backend_incarnation &&
         backend->vip_position == vip_position && backend->state != abi::BackendState::kDown) [[likely]] {
-      return backend;
+      return {backend, entry};
     }
   }
   const abi::SlotValue slot = table_.slots_of(vip)[hash % vip.table_size];
   // kNoBackend, or (in a corrupt table) anything out of range: no backend.
   if (slot >= vip.backend_count) [[unlikely]] {
     if (vip.id < counters_.max_vips) add(counters_.vips[vip.id].no_backend_drops, 1);
-    return nullptr;
+    return {nullptr, entry};
   }
   const abi::BackendEntry& backend = table_.backends_of(vip)[slot];
   if (entry != nullptr) {
@@ -182,19 +191,24 @@ const abi::BackendEntry* Worker::pick_backend(const PacketView& view, const abi:
     entry->vip_id = vip.id;
     entry->backend_id = backend.id;
     entry->backend_incarnation = backend.incarnation;
+    entry->nat_port_be = 0;  // a (re)picked fullnat flow needs a mapping towards its new backend
   }
   if (backend.id < counters_.max_backends) add(counters_.backends[backend.id].new_flows, 1);
-  return &backend;
+  return {&backend, entry};
 }
 
 void Worker::handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                                uint64_t hash) noexcept {
-  const abi::BackendEntry* backend = pick_backend(view, vip, hash);
-  if (backend == nullptr) [[unlikely]] {
+  const Pick pick = pick_backend(view, vip, hash);
+  if (pick.backend == nullptr) [[unlikely]] {
     drop(m, DropReason::kNoBackend);
     return;
   }
-  encapsulate_to(port, m, view, vip, *backend, hash);
+  if (vip.mode == abi::ForwardMode::kFullNat) {
+    forward_nat(port, m, view, vip, *pick.backend, pick.entry);
+    return;
+  }
+  encapsulate_to(port, m, view, vip, *pick.backend, hash);
 }
 
 void Worker::encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
@@ -308,6 +322,11 @@ void Worker::handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) 
       return;
     }
     backend = &table_.backends_of(*vip)[slot];
+  }
+  if (vip->mode == abi::ForwardMode::kFullNat) {
+    // The backend never sees the client's path: translating the quoted packet is not done.
+    drop(m, DropReason::kIcmpUnhandled);
+    return;
   }
   add(counters_.lcore->icmp_errors_forwarded, 1);
   encapsulate_to(port, m, view, *vip, *backend, hash);

@@ -19,6 +19,8 @@
 namespace eclb::dp {
 
 inline constexpr uint16_t kBurstSize = 32;
+inline constexpr uint32_t kMaxNatAddresses = 8;
+inline constexpr uint32_t kMaxReta = 512;
 
 // One port as a worker sees it: its own RX/TX queue pair, addresses and neighbours.
 struct WorkerPort {
@@ -32,6 +34,19 @@ struct WorkerPort {
   uint8_t has_ipv6 = 0;
   const NeighbourTable* neighbours = nullptr;
   rte_ring* to_control = nullptr;  // ARP / ND for the control lcore (single producer)
+
+  // Full NAT: the local addresses clients are translated to, and the local port range.
+  uint8_t nat_ipv4[kMaxNatAddresses][16] = {};
+  uint8_t nat_ipv6[kMaxNatAddresses][16] = {};
+  uint8_t nat_ipv4_count = 0;
+  uint8_t nat_ipv6_count = 0;
+  uint16_t nat_port_first = 1024;
+  uint16_t nat_port_last = 65535;
+  // How the port spreads flows over the workers' queues (Toeplitz with abi::kRssKey),
+  // so a fullnat mapping can choose a local port whose replies reach this worker.
+  uint16_t queue_count = 1;
+  uint16_t reta_size = 0;  // 0: queue = hash % queue_count
+  uint16_t reta[kMaxReta] = {};
 };
 
 // Where the lcore's counters live (its block of the stats region).
@@ -44,12 +59,15 @@ struct WorkerCounters {
 };
 
 struct WorkerSettings {
-  uint16_t gue_port = 6080;  // UDP destination port of dsr-gue
+  uint16_t gue_port = 6080;   // UDP destination port of dsr-gue
+  uint16_t tcp_mss_clamp = 0;  // fullnat: clamp the MSS of SYNs towards backends (0: off)
 };
 
 class Worker {
  public:
-  Worker(const FlowTable& flows, const WorkerCounters& counters, const WorkerSettings& settings) noexcept;
+  // `flows`: the flow table; `nat`: the NAT table (reply direction of fullnat flows).
+  Worker(const FlowTable& flows, const FlowTable& nat, const WorkerCounters& counters,
+         const WorkerSettings& settings) noexcept;
 
   // Between bursts: the table generation to forward with (empty view: none yet).
   void set_table(const TableView& view, uint64_t generation) noexcept;
@@ -64,19 +82,33 @@ class Worker {
   uint16_t transmit(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept;
 
   FlowTable& flows() noexcept { return flows_; }
+  FlowTable& nat() noexcept { return nat_; }
   const WorkerCounters& counters() const noexcept { return counters_; }
 
  private:
   enum class Action : uint8_t;
   struct Classified;
 
+  struct Pick {
+    const abi::BackendEntry* backend;
+    abi::FlowEntry* entry;  // nullptr: forwarded without a flow entry
+  };
+
   void classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept;
   void handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                          uint64_t hash) noexcept;
+  // Full NAT (worker_nat.cpp).
+  void forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                   const abi::BackendEntry& backend, abi::FlowEntry* entry) noexcept;
+  void handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint64_t hash) noexcept;
+  uint16_t allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
+                             abi::FlowEntry& entry) noexcept;
+  bool reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept;
+  static bool is_nat_address(const WorkerPort& port, const PacketView& view) noexcept;
   [[gnu::cold]] void handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) noexcept;
   [[gnu::cold]] void handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept;
   [[gnu::cold]] void to_slow_path(WorkerPort& port, rte_mbuf* m) noexcept;
-  const abi::BackendEntry* pick_backend(const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
+  Pick pick_backend(const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
   void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                       const abi::BackendEntry& backend, uint64_t hash) noexcept;
   void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
@@ -84,6 +116,8 @@ class Worker {
   uint16_t flush_tx(WorkerPort& port) noexcept;
 
   FlowTable flows_;
+  FlowTable nat_;
+  uint32_t nat_cursor_ = 0;  // next local port to try, relative to the port's range
   WorkerCounters counters_;
   WorkerSettings settings_;
   TableView table_;

@@ -6,6 +6,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -43,6 +44,26 @@ Result<std::optional<TableSegment>> wait_for_tables(const std::string& path, con
 void copy_prefix_address(const std::optional<IpPrefix>& prefix, uint8_t* out, uint8_t& present) {
   present = prefix.has_value();
   if (prefix) std::memcpy(out, prefix->address.bytes.data(), 16);
+}
+
+// The fullnat source addresses of a port: the configured pool, or the port's own address.
+std::vector<IpAddress> nat_pool(const ctl::DataplanePortConfig& config, bool ipv6) {
+  std::vector<IpAddress> pool = ipv6 ? config.nat_ipv6 : config.nat_ipv4;
+  const auto& own = ipv6 ? config.ipv6 : config.ipv4;
+  if (pool.empty() && own) pool.push_back(own->address);
+  return pool;
+}
+
+void configure_nat(WorkerPort& port, const ctl::DataplanePortConfig& config) {
+  for (bool ipv6 : {false, true}) {
+    const auto pool = nat_pool(config, ipv6);
+    for (size_t i = 0; i < pool.size() && i < kMaxNatAddresses; ++i) {
+      std::memcpy(ipv6 ? port.nat_ipv6[i] : port.nat_ipv4[i], pool[i].bytes.data(), 16);
+    }
+    (ipv6 ? port.nat_ipv6_count : port.nat_ipv4_count) = static_cast<uint8_t>(std::min<size_t>(pool.size(), kMaxNatAddresses));
+  }
+  port.nat_port_first = config.nat_port_first;
+  port.nat_port_last = config.nat_port_last;
 }
 
 }  // namespace
@@ -121,6 +142,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     slow.gateway_ipv6 = port_config.gateway_ipv6;
     slow.neighbours = dp->neighbours_[p].get();
     slow.static_neighbours = port_config.static_neighbours;
+    slow.nat_addresses = nat_pool(port_config, false);
+    for (const IpAddress& address : nat_pool(port_config, true)) slow.nat_addresses.push_back(address);
     slow_ports.push_back(slow);
   }
   dp->slow_path_ = std::make_unique<SlowPath>(std::move(slow_ports), dp->pool_);
@@ -133,8 +156,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     auto reader = TableReader::claim(*dp->segment_, fmt::format("dp-worker-{}", w));
     if (!reader) return std::move(reader).error();
     dp->readers_.push_back(std::make_unique<TableReader>(std::move(*reader)));
-    dp->workers_.push_back(std::make_unique<Worker>(dp->flows_->table_for(w, timeouts, guard),
-                                                    dp->stats_->counters_for(w), WorkerSettings{config.gue_port}));
+    dp->workers_.push_back(std::make_unique<Worker>(
+        dp->flows_->table_for(w, false, timeouts, guard), dp->flows_->table_for(w, true, timeouts, guard),
+        dp->stats_->counters_for(w), WorkerSettings{config.gue_port, config.tcp_mss_clamp}));
     auto launch = std::make_unique<WorkerLaunch>();
     launch->worker = dp->workers_.back().get();
     launch->reader = dp->readers_.back().get();
@@ -153,6 +177,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
       copy_prefix_address(port_config.ipv6, port.local_ipv6, port.has_ipv6);
       port.neighbours = dp->neighbours_[p].get();
       port.to_control = dp->to_control_[w];
+      configure_nat(port, port_config);
+      port.queue_count = workers;
+      port.reta_size = static_cast<uint16_t>(std::min<size_t>(dp->ports_[p].reta.size(), kMaxReta));
+      std::copy_n(dp->ports_[p].reta.begin(), port.reta_size, port.reta);
       launch->ports.push_back(port);
     }
     dp->launches_.push_back(std::move(launch));

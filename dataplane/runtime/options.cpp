@@ -44,13 +44,24 @@ Result<ctl::DataplanePortConfig> parse_port_spec(const std::string& spec) {
       auto mac = ctl::parse_mac(value.substr(at + 1));
       if (!mac) return make_error("--port \"{}\": {}", spec, mac.error().message);
       port.static_neighbours.emplace_back(*address, *mac);
+    } else if (key == "nat") {  // nat=ADDRESS, repeatable
+      auto address = IpAddress::parse(value);
+      if (!address) return make_error("--port \"{}\": {}", spec, address.error().message);
+      (address->is_v4() ? port.nat_ipv4 : port.nat_ipv6).push_back(*address);
+    } else if (key == "nat_ports") {  // nat_ports=FIRST-LAST
+      unsigned first = 0, last = 0;
+      if (std::sscanf(value.c_str(), "%u-%u", &first, &last) != 2 || first == 0 || first > last || last > 65535) {
+        return make_error("--port \"{}\": nat_ports=FIRST-LAST", spec);
+      }
+      port.nat_port_first = static_cast<uint16_t>(first);
+      port.nat_port_last = static_cast<uint16_t>(last);
     } else if (key == "mtu") {
       char* end = nullptr;
       const unsigned long mtu = std::strtoul(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || mtu < 576 || mtu > 9000) return make_error("--port \"{}\": bad mtu", spec);
       port.mtu = static_cast<uint16_t>(mtu);
     } else {
-      return make_error("--port \"{}\": unknown key \"{}\" (ipv4, ipv6, gateway_ipv4, gateway_ipv6, mtu, neighbour)", spec, key);
+      return make_error("--port \"{}\": unknown key \"{}\" (ipv4, ipv6, gateway_ipv4, gateway_ipv6, mtu, neighbour, nat, nat_ports)", spec, key);
     }
   }
   return port;

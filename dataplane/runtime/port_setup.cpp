@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "dataplane/abi/rss.h"
+
 namespace eclb::dp {
 
 Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool) {
@@ -26,8 +28,13 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
         info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     rss = conf.rx_adv_conf.rss_conf.rss_hf != 0;
     // Without RSS (memif, ring) the sender picks the queue. DSR stays correct either way:
-    // a flow seen by two workers gets the same Maglev pick from both.
-    if (rss) conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    // a flow seen by two workers gets the same Maglev pick from both. With RSS our own key
+    // is programmed, so fullnat can pick local ports whose replies reach the same worker.
+    if (rss) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(abi::kRssKey);
+      conf.rx_adv_conf.rss_conf.rss_key_len = sizeof abi::kRssKey;
+    }
   }
   if (const int rc = rte_eth_dev_configure(port_id, queues, queues, &conf); rc != 0) {
     return make_error("port {}: configure failed: {}", port_id, rte_strerror(-rc));
@@ -51,6 +58,16 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
   rte_eth_allmulticast_enable(port_id);  // IPv6 neighbour solicitations go to multicast groups
 
   PortInfo port;
+  if (rss && info.reta_size > 0 && info.reta_size <= 512) {
+    rte_eth_rss_reta_entry64 reta[512 / RTE_ETH_RETA_GROUP_SIZE] = {};
+    for (auto& group : reta) group.mask = ~uint64_t{0};
+    if (rte_eth_dev_rss_reta_query(port_id, reta, info.reta_size) == 0) {
+      port.reta.resize(info.reta_size);
+      for (uint16_t i = 0; i < info.reta_size; ++i) {
+        port.reta[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+      }
+    }
+  }
   port.port_id = port_id;
   port.queues = queues;
   port.driver = info.driver_name;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -19,6 +20,7 @@ struct PortInfo {
   uint8_t mac[6] = {};
   std::string driver;
   bool rss = false;  // flows spread over the queues by the port (false with one queue)
+  std::vector<uint16_t> reta;  // the port's redirection table, if it has one
 };
 
 inline constexpr uint16_t kRxDescriptors = 1024;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "common/flow_reader.h"
 #include "common/shared_atomic.h"
@@ -99,6 +100,15 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
   const auto pid = static_cast<uint64_t>(getpid());
 
   FlowRegion region;
+  // A previous run that is still shutting down (an upgrade) gets a few seconds to let go.
+  for (int waited = 0; waited < 50; ++waited) {
+    auto existing = MappedFile::open(path, MappedFile::Access::kReadWrite);
+    if (!existing || existing->size() < sizeof(abi::FlowRegionHeader)) break;
+    const auto* live = reinterpret_cast<const abi::FlowRegionHeader*>(existing->data());
+    const uint64_t owner = load_relaxed(&live->owner_pid);
+    if (owner == 0 || owner == pid || reader_process_gone(static_cast<uint32_t>(owner))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (auto existing = MappedFile::open(path, MappedFile::Access::kReadWrite); existing) {
     abi::FlowRegionHeader header;
     if (existing->size() >= sizeof header) {
@@ -142,14 +152,16 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
   return region;
 }
 
-FlowTable FlowRegion::table_for(uint32_t worker, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) const noexcept {
+FlowTable FlowRegion::table_for(uint32_t worker, bool nat, const FlowTimeouts& timeouts,
+                                const FlowGuardConfig& guard) const noexcept {
   const abi::FlowRegionHeader& h = header();
   std::byte* block = file_.data() + h.worker_offset + worker * h.worker_bytes;
   auto* worker_header = reinterpret_cast<abi::FlowWorkerHeader*>(block);
-  auto* buckets = reinterpret_cast<abi::FlowBucket*>(block + sizeof(abi::FlowWorkerHeader));
-  auto* entries = reinterpret_cast<abi::FlowEntry*>(block + sizeof(abi::FlowWorkerHeader) +
-                                                    uint64_t{h.bucket_count} * sizeof(abi::FlowBucket));
-  return FlowTable(worker_header, buckets, entries, h.bucket_count, timeouts, guard);
+  std::byte* table = block + sizeof(abi::FlowWorkerHeader) + (nat ? abi::flow_table_bytes(h.bucket_count) : 0);
+  auto* buckets = reinterpret_cast<abi::FlowBucket*>(table);
+  auto* entries = reinterpret_cast<abi::FlowEntry*>(table + uint64_t{h.bucket_count} * sizeof(abi::FlowBucket));
+  return FlowTable(nat ? &worker_header->nat_entries : &worker_header->entries, buckets, entries, h.bucket_count,
+                   timeouts, guard);
 }
 
 uint64_t FlowRegion::entries() const noexcept {

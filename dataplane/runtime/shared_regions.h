@@ -31,7 +31,8 @@ class FlowRegion {
   // Adopts the region at `path` if it has this worker count and bucket count and no live
   // owner; otherwise creates it anew. Fails if another live dataplane owns it.
   static Result<FlowRegion> open(const std::string& path, uint32_t workers, uint32_t entries_per_worker);
-  FlowTable table_for(uint32_t worker, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) const noexcept;
+  // The flow table (nat = false) or the NAT table (nat = true) of `worker`.
+  FlowTable table_for(uint32_t worker, bool nat, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) const noexcept;
   bool adopted() const noexcept { return adopted_; }
   uint64_t entries() const noexcept;  // occupied entries, all workers
   void release() noexcept;            // clean stop: the region stays for the next run

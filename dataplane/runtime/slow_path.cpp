@@ -82,6 +82,9 @@ std::optional<IpAddress> SlowPath::next_hop(const PortState& state, const IpAddr
 bool SlowPath::owns_address(const PortState& state, const IpAddress& address, const TableView& table) const {
   const auto& local = address.is_v4() ? state.port.ipv4 : state.port.ipv6;
   if (local && local->address == address) return true;
+  for (const IpAddress& nat : state.port.nat_addresses) {
+    if (nat == address) return true;
+  }
   if (table.empty()) return false;
   uint8_t key[16] = {};
   std::memcpy(key, address.bytes.data(), 16);

@@ -30,6 +30,7 @@ struct SlowPathPort {
   std::optional<IpAddress> gateway_ipv6;
   NeighbourTable* neighbours = nullptr;
   std::vector<std::pair<IpAddress, std::array<uint8_t, 6>>> static_neighbours;
+  std::vector<IpAddress> nat_addresses;  // fullnat sources: answered to ARP / ND like local addresses
 };
 
 struct SlowPathCounters {

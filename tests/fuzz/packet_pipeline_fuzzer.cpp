@@ -30,6 +30,8 @@ struct Harness {
   eclb::TableSnapshot snapshot;
   std::vector<eclb::abi::FlowBucket> buckets = std::vector<eclb::abi::FlowBucket>(256);
   std::vector<eclb::abi::FlowEntry> entries = std::vector<eclb::abi::FlowEntry>(256 * eclb::abi::kFlowWays);
+  std::vector<eclb::abi::FlowBucket> nat_buckets = std::vector<eclb::abi::FlowBucket>(256);
+  std::vector<eclb::abi::FlowEntry> nat_entries = std::vector<eclb::abi::FlowEntry>(256 * eclb::abi::kFlowWays);
   eclb::abi::FlowWorkerHeader flow_header{};
   eclb::abi::LcoreStats lcore{};
   std::vector<eclb::abi::VipStats> vips = std::vector<eclb::abi::VipStats>(8);
@@ -87,6 +89,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   content.vips.push_back(vip("v4u", "10.0.0.100:53", eclb::abi::ForwardMode::kDsrGue, {"10.0.0.11:53"}));
   content.vips[1].protocol = eclb::abi::L4Protocol::kUdp;
   content.vips.push_back(vip("v6", "[2001:db8::100]:80", eclb::abi::ForwardMode::kDsrGue, {"[2001:db8::11]:80"}));
+  content.vips.push_back(vip("nat4", "10.0.0.101:80", eclb::abi::ForwardMode::kFullNat, {"10.0.0.13:8080", "10.0.0.14:8080"}));
+  content.vips.push_back(vip("nat6", "[2001:db8::101]:80", eclb::abi::ForwardMode::kFullNat, {"[2001:db8::13]:8080"}));
   if (!h->writer->publish(content)) std::abort();
   auto segment = eclb::TableSegment::attach(path, eclb::MappedFile::Access::kReadOnly);
   auto snapshot = segment->snapshot();
@@ -106,11 +110,18 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   h->port.local_ipv6[15] = 2;
   h->port.neighbours = h->neighbours.get();
   h->port.to_control = h->to_control;
-  eclb::dp::FlowTable flows(&h->flow_header, h->buckets.data(), h->entries.data(), 256, eclb::dp::FlowTimeouts{},
-                            eclb::dp::FlowGuardConfig{});
+  std::memcpy(h->port.nat_ipv4[0], h->port.local_ipv4, 16);  // replies to 10.0.0.2 are fullnat replies
+  std::memcpy(h->port.nat_ipv6[0], h->port.local_ipv6, 16);
+  h->port.nat_ipv4_count = h->port.nat_ipv6_count = 1;
+  h->port.nat_port_first = 40000;
+  h->port.nat_port_last = 40063;
+  eclb::dp::FlowTable flows(&h->flow_header.entries, h->buckets.data(), h->entries.data(), 256,
+                            eclb::dp::FlowTimeouts{}, eclb::dp::FlowGuardConfig{});
+  eclb::dp::FlowTable nat(&h->flow_header.nat_entries, h->nat_buckets.data(), h->nat_entries.data(), 256,
+                          eclb::dp::FlowTimeouts{}, eclb::dp::FlowGuardConfig{});
   h->worker = std::make_unique<eclb::dp::Worker>(
-      flows, eclb::dp::WorkerCounters{&h->lcore, h->vips.data(), h->backends.data(), 8, 64},
-      eclb::dp::WorkerSettings{6080});
+      flows, nat, eclb::dp::WorkerCounters{&h->lcore, h->vips.data(), h->backends.data(), 8, 64},
+      eclb::dp::WorkerSettings{6080, 1400});
   h->worker->set_table(h->snapshot.view, h->snapshot.generation);
   g_harness = h;
   return 0;

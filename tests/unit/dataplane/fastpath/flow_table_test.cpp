@@ -20,7 +20,7 @@ class FlowTableTest : public ::testing::Test {
     header_ = {};
     buckets_.assign(kBuckets, abi::FlowBucket{});
     entries_.assign(kBuckets * abi::kFlowWays, abi::FlowEntry{});
-    table_ = FlowTable(&header_, buckets_.data(), entries_.data(), kBuckets, timeouts, guard);
+    table_ = FlowTable(&header_.entries, buckets_.data(), entries_.data(), kBuckets, timeouts, guard);
   }
 
   // Key i, hashing to bucket 0 with a distinct signature.

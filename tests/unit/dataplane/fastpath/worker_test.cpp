@@ -61,8 +61,11 @@ class WorkerTest : public ::testing::Test {
     port_.neighbours = neighbours_.get();
     port_.to_control = ring_;
     WorkerCounters counters{&lcore_, vip_stats_.data(), backend_stats_.data(), 8, 64};
-    FlowTable flows(&flow_header_, buckets_.data(), entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
-    worker_ = std::make_unique<Worker>(flows, counters, WorkerSettings{6080});
+    nat_buckets_.assign(64, abi::FlowBucket{});
+    nat_entries_.assign(64 * abi::kFlowWays, abi::FlowEntry{});
+    FlowTable flows(&flow_header_.entries, buckets_.data(), entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
+    FlowTable nat(&flow_header_.nat_entries, nat_buckets_.data(), nat_entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
+    worker_ = std::make_unique<Worker>(flows, nat, counters, WorkerSettings{6080, 0});
     worker_->set_clock(1000);
   }
 
@@ -168,6 +171,8 @@ class WorkerTest : public ::testing::Test {
   abi::FlowWorkerHeader flow_header_{};
   std::vector<abi::FlowBucket> buckets_;
   std::vector<abi::FlowEntry> entries_;
+  std::vector<abi::FlowBucket> nat_buckets_;
+  std::vector<abi::FlowEntry> nat_entries_;
   abi::LcoreStats lcore_{};
   std::vector<abi::VipStats> vip_stats_;
   std::vector<abi::BackendStats> backend_stats_;

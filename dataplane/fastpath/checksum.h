@@ -1,0 +1,41 @@
+// Incremental Internet checksum updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')) for
+// rewriting addresses and ports in place. Words are taken in memory (network) order,
+// which one's complement sums do not care about as long as old and new agree.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace eclb::dp {
+
+class ChecksumDelta {
+ public:
+  // Accounts for `bytes` (even) at `old_bytes` becoming `new_bytes`.
+  void replace(const uint8_t* old_bytes, const uint8_t* new_bytes, uint32_t bytes) noexcept {
+    for (uint32_t i = 0; i < bytes; i += 2) {
+      uint16_t before, after;
+      std::memcpy(&before, old_bytes + i, 2);
+      std::memcpy(&after, new_bytes + i, 2);
+      sum_ += static_cast<uint16_t>(~before);
+      sum_ += after;
+    }
+  }
+  void replace16(uint16_t before, uint16_t after) noexcept {
+    sum_ += static_cast<uint16_t>(~before);
+    sum_ += after;
+  }
+  // Applies the delta to the checksum field at `field` (2 bytes, memory order).
+  void apply(uint8_t* field) const noexcept {
+    uint16_t check;
+    std::memcpy(&check, field, 2);
+    uint64_t sum = static_cast<uint16_t>(~check) + sum_;
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    check = static_cast<uint16_t>(~sum);
+    std::memcpy(field, &check, 2);
+  }
+
+ private:
+  uint64_t sum_ = 0;
+};
+
+}  // namespace eclb::dp

@@ -1,0 +1,179 @@
+// Full NAT on the per-packet path: client -> VIP packets leave from a local address and
+// port towards the backend; the backend's replies come back to that address and port and
+// are translated back to VIP -> client. The mapping is one entry in each direction: the
+// flow entry (client -> VIP) records the local port, the NAT table entry (backend ->
+// local) points back at the flow entry. Both live in the flow region, so a restarted
+// dataplane keeps every mapping; a local port is free exactly when no live NAT entry
+// holds it, so there is no separate allocator state to lose.
+#include <rte_ethdev.h>
+#include <rte_thash.h>
+
+#include <cstring>
+
+#include "dataplane/abi/rss.h"
+#include "dataplane/fastpath/byte_order.h"
+#include "dataplane/fastpath/nat_rewrite.h"
+#include "dataplane/fastpath/worker.h"
+
+namespace eclb::dp {
+namespace {
+
+using abi::DropReason;
+
+inline void add(uint64_t& counter, uint64_t value) noexcept {
+  __atomic_store_n(&counter, counter + value, __ATOMIC_RELAXED);
+}
+
+const uint8_t* nat_address(const WorkerPort& port, abi::AddressFamily family, uint8_t index) noexcept {
+  return family == abi::AddressFamily::kIpv6 ? port.nat_ipv6[index] : port.nat_ipv4[index];
+}
+
+// The Toeplitz hash the port (or a sender emulating it) computes over a TCP/UDP tuple.
+uint32_t toeplitz(const abi::FlowKey& key) noexcept {
+  if (key.family == abi::AddressFamily::kIpv4) {
+    rte_ipv4_tuple tuple{};
+    tuple.src_addr = load_be32(key.src);
+    tuple.dst_addr = load_be32(key.dst);
+    tuple.sport = rte_be_to_cpu_16(key.src_port_be);
+    tuple.dport = rte_be_to_cpu_16(key.dst_port_be);
+    return rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN, abi::kRssKey);
+  }
+  rte_ipv6_tuple tuple{};
+  for (int i = 0; i < 4; ++i) {
+    const uint32_t src = load_be32(key.src + 4 * i), dst = load_be32(key.dst + 4 * i);
+    std::memcpy(tuple.src_addr + 4 * i, &src, 4);
+    std::memcpy(tuple.dst_addr + 4 * i, &dst, 4);
+  }
+  tuple.sport = rte_be_to_cpu_16(key.src_port_be);
+  tuple.dport = rte_be_to_cpu_16(key.dst_port_be);
+  return rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V6_L4_LEN, abi::kRssKey);
+}
+
+}  // namespace
+
+bool Worker::is_nat_address(const WorkerPort& port, const PacketView& view) noexcept {
+  if (view.key.family == abi::AddressFamily::kIpv4) {
+    for (uint8_t i = 0; i < port.nat_ipv4_count; ++i) {
+      if (std::memcmp(port.nat_ipv4[i], view.key.dst, 4) == 0) return true;
+    }
+    return false;
+  }
+  for (uint8_t i = 0; i < port.nat_ipv6_count; ++i) {
+    if (std::memcmp(port.nat_ipv6[i], view.key.dst, 16) == 0) return true;
+  }
+  return false;
+}
+
+bool Worker::reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept {
+  if (port.queue_count <= 1) return true;
+  const uint32_t hash = toeplitz(reply);
+  const uint16_t queue = port.reta_size != 0 ? port.reta[hash % port.reta_size] : static_cast<uint16_t>(hash % port.queue_count);
+  return queue == port.queue_id;
+}
+
+uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
+                                   abi::FlowEntry& entry) noexcept {
+  const abi::AddressFamily family = view.key.family;
+  const uint8_t count = family == abi::AddressFamily::kIpv6 ? port.nat_ipv6_count : port.nat_ipv4_count;
+  if (count == 0) return 0;
+  // Spread clients over the local addresses; a client keeps its address across re-picks.
+  const auto address_index = static_cast<uint8_t>((view.key.src[3] ^ view.key.src[15] ^ view.key.src_port_be) % count);
+  abi::FlowKey reply{};
+  reply.family = family;
+  reply.protocol = view.key.protocol;
+  std::memcpy(reply.src, backend.address, 16);
+  std::memcpy(reply.dst, nat_address(port, family, address_index), family == abi::AddressFamily::kIpv6 ? 16 : 4);
+  reply.src_port_be = rte_cpu_to_be_16(backend.port);
+  const uint32_t range = uint32_t{port.nat_port_last} - port.nat_port_first + 1;
+  // Bounded search: about queue_count candidates per port that reaches this worker.
+  const uint32_t attempts = std::min<uint32_t>(range, 64u * port.queue_count);
+  for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
+    const auto candidate = static_cast<uint16_t>(port.nat_port_first + (nat_cursor_++ % range));
+    reply.dst_port_be = rte_cpu_to_be_16(candidate);
+    if (!reply_reaches_us(port, reply)) continue;
+    const uint64_t hash = abi::flow_hash(reply, seed_);
+    if (nat_.peek(reply, hash, now_s_) != nullptr) continue;  // in use by a live session
+    const InsertResult inserted = nat_.insert(reply, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
+    if (inserted.entry == nullptr) continue;  // its bucket holds only established sessions
+    auto* reverse = reinterpret_cast<abi::NatReverseEntry*>(inserted.entry);
+    reverse->forward_index = flows_.index_of(&entry);
+    reverse->vip_id = entry.vip_id;
+    entry.nat_address = address_index;
+    return reply.dst_port_be;
+  }
+  return 0;
+}
+
+void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                         const abi::BackendEntry& backend, abi::FlowEntry* entry) noexcept {
+  if (entry == nullptr) [[unlikely]] {
+    drop(m, DropReason::kFlowTableFull);  // no entry, no way to map the replies back
+    return;
+  }
+  if (entry->nat_port_be == 0) {
+    entry->nat_port_be = allocate_nat_port(port, view, backend, *entry);
+    if (entry->nat_port_be == 0) [[unlikely]] {
+      drop(m, DropReason::kNatPortsExhausted);
+      return;
+    }
+    add(counters_.lcore->nat_sessions, 1);
+  }
+  const uint64_t mac = port.neighbours->lookup(backend.id);
+  if (mac == 0) [[unlikely]] {
+    drop(m, DropReason::kNeighbourUnresolved);
+    return;
+  }
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  std::memcpy(entry->peer_mac, frame + 6, 6);  // replies go back to where the client's packets came from
+  if (settings_.tcp_mss_clamp != 0) clamp_mss(frame, view, settings_.tcp_mss_clamp);
+  rewrite_tuple(frame, view, nat_address(port, view.key.family, entry->nat_address), entry->nat_port_be,
+                backend.address, rte_cpu_to_be_16(backend.port));
+  NeighbourTable::unpack(mac, frame);
+  std::memcpy(frame + 6, port.mac, 6);
+  const uint32_t frame_length = uint32_t{view.l3_offset} + view.l3_length;
+  if (rte_pktmbuf_pkt_len(m) > frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_length));
+  if (vip.id < counters_.max_vips) {
+    add(counters_.vips[vip.id].packets, 1);
+    add(counters_.vips[vip.id].bytes, view.l3_length);
+  }
+  if (backend.id < counters_.max_backends) {
+    add(counters_.backends[backend.id].packets, 1);
+    add(counters_.backends[backend.id].bytes, view.l3_length);
+  }
+  queue_tx(m);
+}
+
+void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint64_t hash) noexcept {
+  if (view.is_fragment) [[unlikely]] {
+    drop(m, DropReason::kFragment);
+    return;
+  }
+  abi::FlowEntry* found = nat_.find(view.key, hash, view.tcp_flags, now_s_);
+  if (found == nullptr) {
+    drop(m, DropReason::kNatNoSession);
+    return;
+  }
+  const auto& reverse = *reinterpret_cast<const abi::NatReverseEntry*>(found);
+  // The flow entry must still be the one this mapping was made for: same local port and
+  // the backend this reply comes from (a re-picked or replaced flow is not ours any more).
+  abi::FlowEntry* entry = flows_.live_entry(reverse.forward_index, now_s_);
+  const abi::BackendEntry* backend = entry != nullptr ? table_.backend_with_id(entry->backend_id) : nullptr;
+  const bool same_family = entry != nullptr && entry->family == view.key.family;
+  if (!same_family || entry->nat_port_be != view.key.dst_port_be || backend == nullptr ||
+      backend->incarnation != entry->backend_incarnation ||
+      std::memcmp(backend->address, view.key.src, 16) != 0 || rte_cpu_to_be_16(backend->port) != view.key.src_port_be) {
+    drop(m, DropReason::kNatNoSession);
+    return;
+  }
+  flows_.touch(reverse.forward_index, now_s_);  // a server-push-only connection stays alive
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  rewrite_tuple(frame, view, entry->dst, entry->dst_port_be, entry->src, entry->src_port_be);
+  std::memcpy(frame, entry->peer_mac, 6);
+  std::memcpy(frame + 6, port.mac, 6);
+  const uint32_t frame_length = uint32_t{view.l3_offset} + view.l3_length;
+  if (rte_pktmbuf_pkt_len(m) > frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_length));
+  add(counters_.lcore->nat_replies, 1);
+  queue_tx(m);
+}
+
+}  // namespace eclb::dp
