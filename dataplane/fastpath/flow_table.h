@@ -94,8 +94,14 @@ class FlowTable {
     if (bucket.signature[way] == 0 || now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way])) return nullptr;
     return &entries_[index];
   }
-  // Marks the entry at `index` as seen now (its flow is active in the other direction).
-  void touch(uint32_t index, uint32_t now_s) noexcept { buckets_[index / abi::kFlowWays].last_seen_s[index % abi::kFlowWays] = now_s; }
+  // Marks the entry at `index` as seen now (its flow is active in the other direction)
+  // and advances its TCP state by `tcp_flags` (a FIN or RST from either side closes it).
+  void touch(uint32_t index, uint32_t now_s, uint8_t tcp_flags) noexcept {
+    abi::FlowBucket& bucket = buckets_[index / abi::kFlowWays];
+    const uint32_t way = index % abi::kFlowWays;
+    bucket.last_seen_s[way] = now_s;
+    if (tcp_flags & 0x05) bucket.state[way] = next_state(bucket.state[way], tcp_flags);  // FIN or RST
+  }
   uint32_t bucket_count() const noexcept { return mask_ + 1; }
   const FlowTimeouts& timeouts() const noexcept { return timeouts_; }
 

@@ -104,6 +104,8 @@ class Worker {
   uint16_t allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
                              abi::FlowEntry& entry) noexcept;
   bool reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept;
+  [[gnu::cold]] void close_reply_direction(const WorkerPort& port, const PacketView& view,
+                                           const abi::BackendEntry& backend, const abi::FlowEntry& entry) noexcept;
   static bool is_nat_address(const WorkerPort& port, const PacketView& view) noexcept;
   [[gnu::cold]] void handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) noexcept;
   [[gnu::cold]] void handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept;

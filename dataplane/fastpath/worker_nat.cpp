@@ -104,6 +104,21 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
   return 0;
 }
 
+// The client closed (FIN) or reset (RST): the NAT entry follows, so its local port is
+// free once the closing timeout has passed, not after the established one.
+void Worker::close_reply_direction(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
+                                   const abi::FlowEntry& entry) noexcept {
+  abi::FlowKey reply{};
+  reply.family = view.key.family;
+  reply.protocol = view.key.protocol;
+  std::memcpy(reply.src, backend.address, 16);
+  std::memcpy(reply.dst, nat_address(port, view.key.family, entry.nat_address),
+              view.key.family == abi::AddressFamily::kIpv6 ? 16 : 4);
+  reply.src_port_be = rte_cpu_to_be_16(backend.port);
+  reply.dst_port_be = entry.nat_port_be;
+  nat_.find(reply, abi::flow_hash(reply, seed_), view.tcp_flags, now_s_);
+}
+
 void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                          const abi::BackendEntry& backend, abi::FlowEntry* entry) noexcept {
   if (entry == nullptr) [[unlikely]] {
@@ -123,6 +138,7 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
     drop(m, DropReason::kNeighbourUnresolved);
     return;
   }
+  if (view.tcp_flags & (kTcpFin | kTcpRst)) [[unlikely]] close_reply_direction(port, view, backend, *entry);
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   std::memcpy(entry->peer_mac, frame + 6, 6);  // replies go back to where the client's packets came from
   if (settings_.tcp_mss_clamp != 0) clamp_mss(frame, view, settings_.tcp_mss_clamp);
@@ -165,7 +181,7 @@ void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view,
     drop(m, DropReason::kNatNoSession);
     return;
   }
-  flows_.touch(reverse.forward_index, now_s_);  // a server-push-only connection stays alive
+  flows_.touch(reverse.forward_index, now_s_, view.tcp_flags);  // server pushes keep the flow alive
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   rewrite_tuple(frame, view, entry->dst, entry->dst_port_be, entry->src, entry->src_port_be);
   std::memcpy(frame, entry->peer_mac, 6);

@@ -1,6 +1,7 @@
 // A DPDK environment for fast-path unit tests: EAL without hugepages or PCI, one
-// loopback ring port (net_ring0: what is transmitted comes back on RX) and an mbuf pool,
-// plus helpers to turn bytes into mbufs and back.
+// loopback ring port with kQueues queue pairs (net_ring0: what is transmitted on queue q
+// comes back on RX queue q) and an mbuf pool, plus helpers to turn bytes into mbufs and
+// back.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@ namespace eclb::test {
 
 class DpdkTestEnv : public ::testing::Environment {
  public:
+  static constexpr uint16_t kQueues = 4;
   static rte_mempool* pool() { return pool_; }
   static uint16_t port() { return port_; }
 
@@ -30,9 +32,11 @@ class DpdkTestEnv : public ::testing::Environment {
     ASSERT_EQ(rte_eth_dev_count_avail(), 1u);
     port_ = 0;
     rte_eth_conf conf{};
-    ASSERT_EQ(rte_eth_dev_configure(port_, 1, 1, &conf), 0);
-    ASSERT_EQ(rte_eth_rx_queue_setup(port_, 0, 1024, 0, nullptr, pool_), 0);
-    ASSERT_EQ(rte_eth_tx_queue_setup(port_, 0, 1024, 0, nullptr), 0);
+    ASSERT_EQ(rte_eth_dev_configure(port_, kQueues, kQueues, &conf), 0);
+    for (uint16_t q = 0; q < kQueues; ++q) {
+      ASSERT_EQ(rte_eth_rx_queue_setup(port_, q, 1024, 0, nullptr, pool_), 0);
+      ASSERT_EQ(rte_eth_tx_queue_setup(port_, q, 1024, 0, nullptr), 0);
+    }
     ASSERT_EQ(rte_eth_dev_start(port_), 0);
   }
 
@@ -59,14 +63,17 @@ inline std::vector<uint8_t> bytes_of(const rte_mbuf* m) {
 inline std::vector<std::vector<uint8_t>> drain_port() {
   std::vector<std::vector<uint8_t>> frames;
   rte_mbuf* packets[64];
-  for (;;) {
-    const uint16_t count = rte_eth_rx_burst(DpdkTestEnv::port(), 0, packets, 64);
-    for (uint16_t i = 0; i < count; ++i) {
-      frames.push_back(bytes_of(packets[i]));
-      rte_pktmbuf_free(packets[i]);
+  for (uint16_t q = 0; q < DpdkTestEnv::kQueues; ++q) {
+    for (;;) {
+      const uint16_t count = rte_eth_rx_burst(DpdkTestEnv::port(), q, packets, 64);
+      for (uint16_t i = 0; i < count; ++i) {
+        frames.push_back(bytes_of(packets[i]));
+        rte_pktmbuf_free(packets[i]);
+      }
+      if (count == 0) break;
     }
-    if (count == 0) return frames;
   }
+  return frames;
 }
 
 }  // namespace eclb::test

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "control/core/maglev_table.h"
+#include "dataplane/abi/rss.h"
 #include "control/publish/table_writer.h"
 #include "tests/unit/support/dpdk_test_env.h"
 #include "tests/unit/support/packet_builder.h"
@@ -75,18 +76,19 @@ class WorkerTest : public ::testing::Test {
     rte_ring_free(ring_);
   }
 
-  // Publishes the VIP 10.0.0.100:80 (dsr-ipip) with `members` and hands it to the worker.
-  void publish(const std::vector<Member>& members) {
+  // Publishes the VIP 10.0.0.100:80 (dsr-ipip; with `nat`, 10.0.0.101:443 fullnat to
+  // backend port 8080) with `members` and hands it to the worker.
+  void publish(const std::vector<Member>& members, bool nat = false) {
     ctl::TableContent content;
     content.flow_hash_seed = kSeed;
     ctl::VipContent vip;
     vip.name = "web";
-    vip.endpoint = *Endpoint::parse("10.0.0.100:80");
-    vip.mode = abi::ForwardMode::kDsrIpip;
+    vip.endpoint = *Endpoint::parse(nat ? "10.0.0.101:443" : "10.0.0.100:80");
+    vip.mode = nat ? abi::ForwardMode::kFullNat : abi::ForwardMode::kDsrIpip;
     vip.table_size = kTableSize;
     std::vector<ctl::MaglevBackend> weighted;
     for (const Member& member : members) {
-      const Endpoint endpoint = *Endpoint::parse(member.address + ":80");
+      const Endpoint endpoint = *Endpoint::parse(member.address + (nat ? ":8080" : ":80"));
       vip.members.push_back({member.name, endpoint, 1, member.state});
       weighted.push_back({endpoint, member.state == abi::BackendState::kUp ? 1u : 0u});
     }
@@ -111,6 +113,29 @@ class WorkerTest : public ::testing::Test {
     inet_pton(AF_INET, "10.0.0.100", key.dst);
     key.src_port_be = htons(client_port);
     key.dst_port_be = htons(80);
+    const abi::VipEntry& vip = snapshot_.view.vips()[0];
+    const uint32_t slot = snapshot_.view.slots_of(vip)[abi::flow_hash(key, kSeed) % vip.table_size];
+    return slot == abi::kNoBackend ? "" : snapshot_.view.backends_of(vip)[slot].name;
+  }
+
+  // The backend a fullnat frame `out` was translated to (destination address).
+  std::string backend_of_nat(const std::vector<uint8_t>& out) {
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, out.data() + 30, text, sizeof text);
+    for (const abi::BackendEntry& backend : snapshot_.view.backends()) {
+      if (IpAddress::from_bytes(backend.family, backend.address).to_string() == text) return backend.name;
+    }
+    return text;
+  }
+
+  std::string maglev_choice_nat(uint16_t client_port) {
+    abi::FlowKey key{};
+    key.family = abi::AddressFamily::kIpv4;
+    key.protocol = 6;
+    inet_pton(AF_INET, "198.51.100.1", key.src);
+    inet_pton(AF_INET, "10.0.0.101", key.dst);
+    key.src_port_be = htons(client_port);
+    key.dst_port_be = htons(443);
     const abi::VipEntry& vip = snapshot_.view.vips()[0];
     const uint32_t slot = snapshot_.view.slots_of(vip)[abi::flow_hash(key, kSeed) % vip.table_size];
     return slot == abi::kNoBackend ? "" : snapshot_.view.backends_of(vip)[slot].name;
@@ -314,6 +339,175 @@ TEST_F(WorkerTest, OversizedPacketsGetFragmentationNeeded) {
   EXPECT_EQ(frames[0][40] << 8 | frames[0][41], 1480);
   EXPECT_EQ(drops(DropReason::kTooBig), 1u);
   EXPECT_EQ(lcore_.icmp_too_big_sent, 1u);
+}
+
+// --- fullnat ---------------------------------------------------------------------
+
+// Toeplitz hash written from the RSS specification (bit by bit), independent of DPDK.
+uint32_t reference_toeplitz(const std::vector<uint8_t>& input) {
+  uint32_t result = 0;
+  const uint8_t* key = abi::kRssKey;
+  for (size_t byte = 0; byte < input.size(); ++byte) {
+    for (int bit = 7; bit >= 0; --bit) {
+      if (input[byte] & (1 << bit)) {
+        const size_t shift = byte * 8 + static_cast<size_t>(7 - bit);
+        const uint64_t window = uint64_t{key[shift / 8]} << 32 | uint64_t{key[shift / 8 + 1]} << 24 |
+                                uint64_t{key[shift / 8 + 2]} << 16 | uint64_t{key[shift / 8 + 3]} << 8 |
+                                key[shift / 8 + 4];
+        result ^= static_cast<uint32_t>(window >> (8 - shift % 8));
+      }
+    }
+  }
+  return result;
+}
+
+class FullNatTest : public WorkerTest {
+ protected:
+  void SetUp() override {
+    WorkerTest::SetUp();
+    inet_pton(AF_INET, "10.0.0.2", port_.nat_ipv4[0]);
+    port_.nat_ipv4_count = 1;
+    port_.nat_port_first = 40000;
+    port_.nat_port_last = 40003;  // four local ports
+  }
+
+  static FrameSpec client(uint16_t port, uint8_t flags = 0x10) {
+    FrameSpec spec = WorkerTest::client(port, flags);
+    spec.dst = "10.0.0.101";
+    spec.dst_port = 443;
+    return spec;
+  }
+
+  // Sends one frame; returns what came out (empty if nothing).
+  std::vector<uint8_t> send_frame(const std::vector<uint8_t>& frame) {
+    rte_mbuf* m = test::make_mbuf(frame);
+    worker_->process_burst(port_, &m, 1);
+    auto frames = test::drain_port();
+    EXPECT_LE(frames.size(), 1u);
+    return frames.empty() ? std::vector<uint8_t>() : frames[0];
+  }
+
+  // The backend's reply to a translated frame `out`: addresses and ports swapped.
+  static std::vector<uint8_t> reply_to(const std::vector<uint8_t>& out, uint8_t flags = 0x12) {
+    FrameSpec spec;
+    char address[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, out.data() + 30, address, sizeof address);
+    spec.src = address;
+    inet_ntop(AF_INET, out.data() + 26, address, sizeof address);
+    spec.dst = address;
+    spec.src_port = static_cast<uint16_t>(out[36] << 8 | out[37]);
+    spec.dst_port = static_cast<uint16_t>(out[34] << 8 | out[35]);
+    spec.tcp_flags = flags;
+    spec.payload = {'o', 'k'};
+    return build_frame(spec);
+  }
+
+  static uint16_t source_port(const std::vector<uint8_t>& out) { return static_cast<uint16_t>(out[34] << 8 | out[35]); }
+};
+
+TEST_F(FullNatTest, ClientTrafficIsTranslatedBothWays) {
+  publish(kThree, true);
+  const auto syn = build_frame(client(50000, 0x02));
+  const auto out = send_frame(syn);
+  ASSERT_EQ(out.size(), syn.size());
+  EXPECT_EQ(backend_of_nat(out), maglev_choice_nat(50000));
+  EXPECT_EQ(source_port(out), 40000) << "first local port of the range";
+  EXPECT_EQ(out[26], 10);
+  EXPECT_EQ(out[29], 2) << "from the local address";
+  EXPECT_EQ(out[36] << 8 | out[37], 8080) << "to the backend port";
+  EXPECT_EQ(test::inet_checksum(out.data() + 14, 20), 0);
+
+  const auto back = send_frame(reply_to(out));
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(0, std::memcmp(back.data(), "\x02\0\0\0\0\x10", 6)) << "to the MAC the client's packets came from";
+  char text[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, back.data() + 26, text, sizeof text);
+  EXPECT_STREQ(text, "10.0.0.101") << "from the VIP";
+  inet_ntop(AF_INET, back.data() + 30, text, sizeof text);
+  EXPECT_STREQ(text, "198.51.100.1") << "to the client";
+  EXPECT_EQ(back[34] << 8 | back[35], 443);
+  EXPECT_EQ(back[36] << 8 | back[37], 50000);
+  EXPECT_EQ(test::inet_checksum(back.data() + 14, 20), 0);
+  uint32_t pseudo = 6 + static_cast<uint32_t>(back.size() - 34);
+  for (int i = 26; i < 34; i += 2) pseudo += back[i] << 8 | back[i + 1];
+  EXPECT_EQ(test::inet_checksum(back.data() + 34, back.size() - 34, pseudo), 0) << "TCP checksum";
+  EXPECT_EQ(lcore_.nat_sessions, 1u);
+  EXPECT_EQ(lcore_.nat_replies, 1u);
+  EXPECT_EQ(source_port(send_frame(build_frame(client(50000)))), 40000) << "the flow keeps its mapping";
+}
+
+TEST_F(FullNatTest, ExhaustedPortsAreACountedDropAndRecover) {
+  publish(kThree, true);
+  std::vector<std::vector<uint8_t>> mapped;
+  for (uint16_t p = 51000; p < 51004; ++p) mapped.push_back(send_frame(build_frame(client(p, 0x02))));
+  // Every backend has its own port space: four flows to one backend exhaust four ports.
+  std::map<std::string, int> per_backend;
+  for (const auto& out : mapped) ++per_backend[backend_of_nat(out)];
+  uint16_t extra = 0;
+  std::string full;
+  for (const auto& [name, count] : per_backend) full = count > per_backend[full] ? name : full;
+  // Fill the busiest backend's four ports, then one more flow to it must be refused.
+  uint16_t p = 52000;
+  while (per_backend[full] < 4) {
+    if (maglev_choice_nat(p) == full && !send_frame(build_frame(client(p, 0x02))).empty()) ++per_backend[full];
+    ++p;
+  }
+  while (maglev_choice_nat(p) != full) ++p;
+  extra = p;
+  EXPECT_TRUE(send_frame(build_frame(client(extra, 0x02))).empty());
+  EXPECT_EQ(drops(DropReason::kNatPortsExhausted), 1u);
+
+  // One of that backend's connections is reset by its client: once the closed timeout
+  // (5 s) has passed its port is free again.
+  uint16_t victim = 0;
+  for (uint16_t q = 51000; q < p && victim == 0; ++q) victim = maglev_choice_nat(q) == full ? q : 0;
+  send_frame(build_frame(client(victim, 0x14)));  // RST
+  worker_->set_clock(1000 + 6);
+  EXPECT_FALSE(send_frame(build_frame(client(extra, 0x02))).empty()) << "the freed port is used again";
+}
+
+TEST_F(FullNatTest, RepliesWithoutASessionAreDropped) {
+  publish(kThree, true);
+  FrameSpec stray;
+  stray.src = "10.0.0.11";
+  stray.dst = "10.0.0.2";
+  stray.src_port = 8080;
+  stray.dst_port = 40002;
+  EXPECT_TRUE(send_frame(build_frame(stray)).empty());
+  EXPECT_EQ(drops(DropReason::kNatNoSession), 1u);
+}
+
+TEST_F(FullNatTest, ARepickedFlowGetsANewMappingAndTheOldBackendIsCutOff) {
+  publish(kThree, true);
+  uint16_t port = 0;
+  for (uint16_t p = 53000; p < 54000 && port == 0; ++p) port = maglev_choice_nat(p) == "gw2" ? p : 0;
+  const auto first = send_frame(build_frame(client(port, 0x02)));
+  ASSERT_EQ(backend_of_nat(first), "gw2");
+  publish({kThree[0], kThree[2]}, true);
+  const auto second = send_frame(build_frame(client(port)));
+  ASSERT_FALSE(second.empty());
+  EXPECT_NE(backend_of_nat(second), "gw2");
+  EXPECT_TRUE(send_frame(reply_to(first)).empty()) << "gw2's late reply maps to nothing";
+  EXPECT_FALSE(send_frame(reply_to(second)).empty()) << "the new backend's reply goes through";
+}
+
+TEST_F(FullNatTest, LocalPortsAreChosenSoRepliesReachTheSameWorker) {
+  publish(kThree, true);
+  port_.nat_port_first = 1024;
+  port_.nat_port_last = 65535;
+  port_.queue_count = 4;
+  for (uint16_t queue = 0; queue < 4; ++queue) {
+    port_.queue_id = queue;  // as if this worker owned queue `queue` of a 4-queue port
+    for (uint16_t p = 0; p < 20; ++p) {
+      const auto out = send_frame(build_frame(client(static_cast<uint16_t>(55000 + queue * 100 + p), 0x02)));
+      ASSERT_FALSE(out.empty());
+      // The reply tuple as the NIC hashes it: backend -> local, backend port, local port.
+      std::vector<uint8_t> tuple(out.begin() + 30, out.begin() + 34);
+      tuple.insert(tuple.end(), out.begin() + 26, out.begin() + 30);
+      tuple.insert(tuple.end(), {out[36], out[37], out[34], out[35]});
+      EXPECT_EQ(reference_toeplitz(tuple) % 4, queue) << "port " << source_port(out);
+    }
+  }
 }
 
 }  // namespace
