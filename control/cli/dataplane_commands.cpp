@@ -40,7 +40,8 @@ json counters_json(const abi::LcoreStats& s) {
           {"flow_evictions_other", s.flow_evictions_other}, {"flow_guard_skips", s.flow_guard_skips},
           {"flow_repicks", s.flow_repicks}, {"slow_path_packets", s.slow_path_packets},
           {"icmp_echo_replies", s.icmp_echo_replies}, {"icmp_too_big_sent", s.icmp_too_big_sent},
-          {"icmp_errors_forwarded", s.icmp_errors_forwarded}, {"fragments", s.fragments}, {"drops", drops}};
+          {"icmp_errors_forwarded", s.icmp_errors_forwarded}, {"fragments", s.fragments},
+          {"nat_sessions", s.nat_sessions}, {"nat_replies", s.nat_replies}, {"drops", drops}};
 }
 
 std::string endpoint_text(abi::AddressFamily family, const uint8_t (&address)[16], uint16_t port_be) {
@@ -93,6 +94,9 @@ std::string render_stats(const StatsReader& stats, const TableSnapshot* snapshot
                      t.flow_guard_skips);
   out += fmt::format("icmp: echo-replies {} too-big-sent {} errors-forwarded {}; slow path {}\n", t.icmp_echo_replies,
                      t.icmp_too_big_sent, t.icmp_errors_forwarded, t.slow_path_packets);
+  if (t.nat_sessions != 0 || t.nat_replies != 0) {
+    out += fmt::format("fullnat: sessions {} replies {}\n", t.nat_sessions, t.nat_replies);
+  }
   out += "drops:";
   bool any = false;
   for (uint32_t r = 0; r < static_cast<uint32_t>(abi::DropReason::kCount); ++r) {

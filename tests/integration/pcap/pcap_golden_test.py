@@ -92,7 +92,7 @@ def compare(name, sent, expected, ordered):
 
 
 def main():
-    for name, ordered in (("forward", True), ("neighbour", False)):
+    for name, ordered in (("forward", True), ("fullnat", True), ("neighbour", False)):
         expected = [bytes(p) for p in rdpcap(os.path.join(FIXTURES, f"{name}_expected.pcap"))]
         sent, last, status, count = run_set(name, len(expected))
         report(f"{name}: dataplane exits cleanly", status == 0, f"status {status}")
@@ -102,6 +102,10 @@ def main():
         if last:
             drops = {k: v for k, v in last["totals"]["drops"].items() if v}
             expected_drops = {"too_big": 2} if name == "forward" else {}
+            if name == "fullnat":
+                report("fullnat: 2 sessions, 2 replies translated",
+                       last["totals"]["nat_sessions"] == 2 and last["totals"]["nat_replies"] == 2,
+                       f"{last['totals']['nat_sessions']} / {last['totals']['nat_replies']}")
             report(f"{name}: drops {drops}", drops == expected_drops, f"expected {expected_drops}")
 
     with open(os.path.join(FIXTURES, "malformed_drops.json")) as f:
