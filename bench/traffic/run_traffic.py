@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The traffic harness: eclb-trafficgen drives eclb-dataplane over memif with 64-byte
-frames in three scenarios — (a) established TCP over 1M distinct flows, (b) a SYN flood
-from random sources, (c) non-VIP junk — and, in the same run and with the same
+frames in four scenarios — (a) established TCP over 1M distinct flows, (b) a SYN flood
+from random sources, (c) non-VIP junk, (d) fullnat over 1M flows with the generator
+also answering as the backends (both directions through eclb) — and, in the same run
+and with the same
 generator and port type, dpdk-testpmd io forwarding as the ceiling of this machine.
 Reports Mpps per worker core (the dataplane's own RX counter), writes a JSON result and
 a PNG plot. Everything is local shared memory; nothing touches a network.
@@ -23,7 +25,7 @@ parser.add_argument("build")
 parser.add_argument("--out", default="/tmp/eclb-results")
 parser.add_argument("--seconds", type=float, default=12)
 parser.add_argument("--flows", type=int, default=1 << 20)
-parser.add_argument("--scenarios", default="established,synflood,junk")
+parser.add_argument("--scenarios", default="established,synflood,junk,fullnat")
 parser.add_argument("--no-ceiling", action="store_true", help="skip the testpmd run (quick A/B of eclb itself)")
 args = parser.parse_args()
 BUILD = os.path.abspath(args.build)
@@ -62,15 +64,15 @@ def ceiling():
     return steady([s["received_pps"] for s in samples]) / 1e6
 
 
-def write_config():
+def write_config(mode="dsr-ipip", backend_port=80):
     neighbours = ", ".join(f'{{ address: 10.0.0.{10 + i}, mac: "02:00:00:00:01:{i:02x}" }}' for i in range(1, 17))
-    backends = ", ".join(f"{{ name: gw{i}, address: 10.0.0.{10 + i}, port: 80 }}" for i in range(1, 17))
+    backends = ", ".join(f"{{ name: gw{i}, address: 10.0.0.{10 + i}, port: {backend_port} }}" for i in range(1, 17))
     with open(f"{work}/eclb.yaml", "w") as f:
         f.write(f"""tables: {{ segment: {work}/tables, max_vips: 8, max_backends: 64, max_table_slots: 1048576 }}
 pools:
   gateways: {{ backends: [ {backends} ] }}
 vips:
-  - {{ name: web, address: 10.0.0.100, port: 80, mode: dsr-ipip, pool: gateways }}
+  - {{ name: web, address: 10.0.0.100, port: 80, mode: {mode}, pool: gateways }}
 dataplane:
   flows_per_worker: {2 * args.flows}
   flows_path: {flows_path}
@@ -82,6 +84,10 @@ dataplane:
 
 def dataplane_rates(scenario):
     sock = f"{work}/eclb.sock"
+    if scenario == "fullnat":
+        write_config("fullnat", 8080)
+    else:
+        write_config()
     subprocess.run([f"{BUILD}/control/daemon/eclb-control", "--config", f"{work}/eclb.yaml", "--once"], check=True,
                    capture_output=True)
     dataplane = subprocess.Popen([f"{BUILD}/dataplane/eclb-dataplane", "-l", "0,1", *EAL, memif("server", sock), "--",
@@ -112,6 +118,7 @@ def dataplane_rates(scenario):
     tx = [(b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(polled, polled[1:])]
     last = polled[-1][3] if polled else {}
     return {"rx_mpps": steady(rx) / 1e6, "tx_mpps": steady(tx) / 1e6,
+            "round_trips_mpps": steady([s.get("round_trips_pps", 0) for s in generated]) / 1e6,
             "offered_mpps": steady([s["sent_pps"] for s in generated]) / 1e6,
             "flow_entries": last.get("flow_entries"), "drops": {k: v for k, v in last.get("drops", {}).items() if v},
             "flow_guard_skips": last.get("flow_guard_skips"),
@@ -145,9 +152,10 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     names = ["testpmd io\n(ceiling)"] + [f"eclb\n{name}" for name in result["scenarios"]]
+    # rx_mpps counts every packet eclb handled; for fullnat that is both directions.
     values = [result["ceiling_mpps"]] + [s["rx_mpps"] for s in result["scenarios"].values()]
     fig, ax = plt.subplots(figsize=(7, 4))
-    bars = ax.bar(names, values, color=["#888888", "#1f77b4", "#d62728", "#2ca02c"])
+    bars = ax.bar(names, values, color=["#888888", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"][:len(values)])
     for bar, value in zip(bars, values):
         ax.text(bar.get_x() + bar.get_width() / 2, value, f"{value:.2f}", ha="center", va="bottom")
     ax.set_ylabel("Mpps per worker core (64-byte frames)")

@@ -3,16 +3,24 @@
 // as its core allows, receives what comes back, and prints one JSON line of counters
 // per second. Scenarios: `established` (ACKs over N distinct flows, visited in a
 // scattered order), `synflood` (SYNs from random sources), `junk` (to a non-VIP
-// address). Bounded: stops after --seconds.
+// address), `fullnat` (established flows to a fullnat VIP; the generator also plays the
+// backends: every translated packet it receives is reflected as the backend's reply, and
+// replies translated back to VIP -> client count as round trips). With several queues the
+// generator spreads packets the way a NIC would: Toeplitz with abi::kRssKey over the
+// tuple, queue = hash % queues (memif has no RSS of its own). Bounded: stops after
+// --seconds.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_thash.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstring>
 #include <fmt/format.h>
+
+#include "dataplane/abi/rss.h"
 
 namespace {
 
@@ -73,6 +81,38 @@ inline void fill(rte_mbuf* m, const Template& t, uint32_t src_ip, uint16_t src_p
   m->data_len = m->pkt_len = sizeof t.bytes;
 }
 
+inline uint32_t load32(const uint8_t* p) { return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3]; }
+
+// The queue a NIC with eclb's RSS key would deliver this IPv4 TCP frame to.
+uint16_t rss_queue(const uint8_t* frame, uint16_t queues) {
+  if (queues <= 1) return 0;
+  const uint8_t* ip = frame + 14;
+  rte_ipv4_tuple tuple{};
+  tuple.src_addr = load32(ip + 12);
+  tuple.dst_addr = load32(ip + 16);
+  tuple.sport = static_cast<uint16_t>(ip[20] << 8 | ip[21]);
+  tuple.dport = static_cast<uint16_t>(ip[22] << 8 | ip[23]);
+  const uint32_t hash = rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN, eclb::abi::kRssKey);
+  return static_cast<uint16_t>(hash % queues);
+}
+
+// Turns a translated client packet (local -> backend) into the backend's reply.
+void reflect(uint8_t* frame) {
+  uint8_t* ip = frame + 14;
+  uint8_t address[4];
+  std::memcpy(address, ip + 12, 4);
+  std::memcpy(ip + 12, ip + 16, 4);
+  std::memcpy(ip + 16, address, 4);
+  uint8_t port[2];
+  std::memcpy(port, ip + 20, 2);
+  std::memcpy(ip + 20, ip + 22, 2);
+  std::memcpy(ip + 22, port, 2);
+  ip[10] = ip[11] = 0;
+  const uint16_t checksum = ip_checksum(ip);
+  ip[10] = static_cast<uint8_t>(checksum >> 8);
+  ip[11] = static_cast<uint8_t>(checksum);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +130,7 @@ int main(int argc, char** argv) {
   uint32_t flows = 1u << 20;
   double seconds = 10;
   uint16_t queues = 1;
-  app.add_option("--scenario", scenario)->check(CLI::IsMember({"established", "synflood", "junk"}));
+  app.add_option("--scenario", scenario)->check(CLI::IsMember({"established", "synflood", "junk", "fullnat"}));
   app.add_option("--flows", flows, "distinct flows of the established scenario")->check(CLI::Range(1u, 1u << 24));
   app.add_option("--seconds", seconds, "run time")->check(CLI::Range(0.5, 600.0));
   app.add_option("--queues", queues, "queue pairs (match the dataplane's workers on memif)")->check(CLI::Range(1, 16));
@@ -122,6 +162,8 @@ int main(int argc, char** argv) {
   const uint64_t end = rte_rdtsc() + static_cast<uint64_t>(seconds * static_cast<double>(hz));
   uint64_t next_report = rte_rdtsc() + hz;
   uint64_t sent = 0, received = 0, last_sent = 0, last_received = 0, failed_alloc = 0;
+  uint64_t reflected = 0, completed = 0, last_completed = 0;
+  const bool fullnat = scenario == "fullnat";
   // Established flows are visited with a stride coprime to their count: every flow once
   // per round, in an order that scatters them over the balancer's flow table.
   const uint32_t stride = 2654435761u % flows | 1u;
@@ -140,7 +182,7 @@ int main(int argc, char** argv) {
       for (auto* m : burst) {
         uint32_t src_ip;
         uint16_t src_port;
-        if (scenario == "established") {
+        if (scenario == "established" || fullnat) {
           flow = (flow + stride) % flows;
           src_ip = 0x64400000u | (flow >> 6);  // 100.64.0.0/10
           src_port = static_cast<uint16_t>(10000 + (flow & 63));
@@ -153,19 +195,46 @@ int main(int argc, char** argv) {
         }
         fill(m, tmpl, src_ip, src_port);
       }
-      const uint16_t tx = rte_eth_tx_burst(0, queue, burst, 32);
-      if (tx < 32) rte_pktmbuf_free_bulk(burst + tx, 32 - tx);
-      sent += tx;
+      if (fullnat && queues > 1) {
+        // Sender-side RSS: each packet on the queue the NIC would pick.
+        for (auto* m : burst) {
+          const uint16_t q = rss_queue(rte_pktmbuf_mtod(m, uint8_t*), queues);
+          if (rte_eth_tx_burst(0, q, &m, 1) == 1) ++sent;
+          else rte_pktmbuf_free(m);
+        }
+      } else {
+        const uint16_t tx = rte_eth_tx_burst(0, queue, burst, 32);
+        if (tx < 32) rte_pktmbuf_free_bulk(burst + tx, 32 - tx);
+        sent += tx;
+      }
     }
     const uint16_t rx = rte_eth_rx_burst(0, queue, back, 64);
-    if (rx != 0) rte_pktmbuf_free_bulk(back, rx);
     received += rx;
+    if (fullnat) {
+      for (uint16_t i = 0; i < rx; ++i) {
+        uint8_t* frame = rte_pktmbuf_mtod(back[i], uint8_t*);
+        if (frame[14 + 16] == 100) {  // to a client (100.64.0.0/10): a round trip completed
+          ++completed;
+          rte_pktmbuf_free(back[i]);
+          continue;
+        }
+        reflect(frame);  // to a backend: answer as the backend
+        const uint16_t q = rss_queue(frame, queues);
+        if (rte_eth_tx_burst(0, q, &back[i], 1) == 1) ++reflected;
+        else rte_pktmbuf_free(back[i]);
+      }
+    } else if (rx != 0) {
+      rte_pktmbuf_free_bulk(back, rx);
+    }
     if (now >= next_report) {
-      fmt::print("{{\"sent_pps\": {}, \"received_pps\": {}, \"sent\": {}, \"received\": {}}}\n", sent - last_sent,
-                 received - last_received, sent, received);
+      fmt::print("{{\"sent_pps\": {}, \"received_pps\": {}, \"round_trips_pps\": {}, \"sent\": {}, "
+                 "\"received\": {}, \"reflected\": {}, \"round_trips\": {}}}\n",
+                 sent - last_sent, received - last_received, completed - last_completed, sent, received, reflected,
+                 completed);
       std::fflush(stdout);
       last_sent = sent;
       last_received = received;
+      last_completed = completed;
       next_report += hz;
     }
   }
@@ -176,11 +245,13 @@ int main(int argc, char** argv) {
   while (rte_rdtsc() < drain_end) {
     for (uint16_t q = 0; q < queues; ++q) {
       const uint16_t rx = rte_eth_rx_burst(0, q, back, 64);
+      for (uint16_t i = 0; i < rx; ++i) completed += fullnat && rte_pktmbuf_mtod(back[i], uint8_t*)[14 + 16] == 100;
       if (rx != 0) rte_pktmbuf_free_bulk(back, rx);
       received += rx;
     }
   }
-  fmt::print(stderr, "eclb-trafficgen: sent {} received {} (alloc failures {})\n", sent, received, failed_alloc);
+  fmt::print(stderr, "eclb-trafficgen: sent {} received {} reflected {} round trips {} (alloc failures {})\n", sent,
+             received, reflected, completed, failed_alloc);
   rte_eth_dev_stop(0);
   rte_eth_dev_close(0);
   rte_eal_cleanup();
