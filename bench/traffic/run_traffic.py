@@ -78,7 +78,7 @@ dataplane:
   flows_path: {flows_path}
   stats_path: {work}/stats
   ports:
-    - {{ id: 0, ipv4: 10.0.0.2/24, neighbours: [ {neighbours} ] }}
+    - {{ id: 0, ipv4: 10.0.0.2/24, nat_ipv4: [10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5], neighbours: [ {neighbours} ] }}
 """)
 
 

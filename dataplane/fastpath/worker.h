@@ -104,6 +104,8 @@ class Worker {
   uint16_t allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
                              abi::FlowEntry& entry) noexcept;
   bool reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept;
+  abi::FlowEntry* current_flow(const WorkerPort& port, const abi::NatReverseEntry& reverse,
+                               const abi::FlowKey& reply) noexcept;
   [[gnu::cold]] void close_reply_direction(const WorkerPort& port, const PacketView& view,
                                            const abi::BackendEntry& backend, const abi::FlowEntry& entry) noexcept;
   static bool is_nat_address(const WorkerPort& port, const PacketView& view) noexcept;

@@ -64,6 +64,26 @@ bool Worker::is_nat_address(const WorkerPort& port, const PacketView& view) noex
   return false;
 }
 
+abi::FlowEntry* Worker::current_flow(const WorkerPort& port, const abi::NatReverseEntry& reverse,
+                                     const abi::FlowKey& reply) noexcept {
+  // The flow entry must still be the one this mapping was made for: same local port and
+  // the backend the reply key names (a re-picked or displaced flow is not ours any more).
+  abi::FlowEntry* entry = flows_.live_entry(reverse.forward_index, now_s_);
+  if (entry == nullptr || entry->family != reply.family || entry->nat_port_be != reply.dst_port_be) return nullptr;
+  const uint8_t count = reply.family == abi::AddressFamily::kIpv6 ? port.nat_ipv6_count : port.nat_ipv4_count;
+  if (entry->nat_address >= count ||
+      std::memcmp(nat_address(port, reply.family, entry->nat_address), reply.dst,
+                  reply.family == abi::AddressFamily::kIpv6 ? 16 : 4) != 0) {
+    return nullptr;
+  }
+  const abi::BackendEntry* backend = table_.backend_with_id(entry->backend_id);
+  if (backend == nullptr || backend->incarnation != entry->backend_incarnation ||
+      std::memcmp(backend->address, reply.src, 16) != 0 || rte_cpu_to_be_16(backend->port) != reply.src_port_be) {
+    return nullptr;
+  }
+  return entry;
+}
+
 bool Worker::reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept {
   if (port.queue_count <= 1) return true;
   const uint32_t hash = toeplitz(reply);
@@ -92,10 +112,18 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
     reply.dst_port_be = rte_cpu_to_be_16(candidate);
     if (!reply_reaches_us(port, reply)) continue;
     const uint64_t hash = abi::flow_hash(reply, seed_);
-    if (nat_.peek(reply, hash, now_s_) != nullptr) continue;  // in use by a live session
-    const InsertResult inserted = nat_.insert(reply, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
-    if (inserted.entry == nullptr) continue;  // its bucket holds only established sessions
-    auto* reverse = reinterpret_cast<abi::NatReverseEntry*>(inserted.entry);
+    abi::NatReverseEntry* reverse = nullptr;
+    if (const abi::FlowEntry* held = nat_.peek(reply, hash, now_s_)) {
+      // Held by a live NAT entry: in use, unless its flow entry was since displaced or
+      // re-picked (it no longer points back at this port), which frees the port at once.
+      if (current_flow(port, *reinterpret_cast<const abi::NatReverseEntry*>(held), reply) != nullptr) continue;
+      reverse = reinterpret_cast<abi::NatReverseEntry*>(nat_.find(reply, hash, view.tcp_flags, now_s_));
+    } else {
+      const InsertResult inserted =
+          nat_.insert(reply, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
+      if (inserted.entry == nullptr) continue;  // its bucket holds only established sessions
+      reverse = reinterpret_cast<abi::NatReverseEntry*>(inserted.entry);
+    }
     reverse->forward_index = flows_.index_of(&entry);
     reverse->vip_id = entry.vip_id;
     entry.nat_address = address_index;
@@ -170,14 +198,8 @@ void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view,
     return;
   }
   const auto& reverse = *reinterpret_cast<const abi::NatReverseEntry*>(found);
-  // The flow entry must still be the one this mapping was made for: same local port and
-  // the backend this reply comes from (a re-picked or replaced flow is not ours any more).
-  abi::FlowEntry* entry = flows_.live_entry(reverse.forward_index, now_s_);
-  const abi::BackendEntry* backend = entry != nullptr ? table_.backend_with_id(entry->backend_id) : nullptr;
-  const bool same_family = entry != nullptr && entry->family == view.key.family;
-  if (!same_family || entry->nat_port_be != view.key.dst_port_be || backend == nullptr ||
-      backend->incarnation != entry->backend_incarnation ||
-      std::memcmp(backend->address, view.key.src, 16) != 0 || rte_cpu_to_be_16(backend->port) != view.key.src_port_be) {
+  abi::FlowEntry* entry = current_flow(port, reverse, view.key);
+  if (entry == nullptr) {
     drop(m, DropReason::kNatNoSession);
     return;
   }
