@@ -1,11 +1,14 @@
 // eclbctl: the ops CLI. Read-only dumps straight from the table region in shared memory,
 // so they work while eclb-control is down.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdlib>
 #include <optional>
 
 #include "common/table_segment.h"
+#include "control/cli/admin_client.h"
 #include "control/cli/dataplane_commands.h"
+#include "control/cli/what_if.h"
 #include "control/cli/table_commands.h"
 
 namespace {
@@ -13,6 +16,7 @@ namespace {
 constexpr const char* kDefaultSegment = "/dev/shm/eclb-tables";
 constexpr const char* kDefaultStats = "/dev/shm/eclb-stats";
 constexpr const char* kDefaultFlows = "/dev/hugepages/eclb-flows";
+constexpr const char* kDefaultAdmin = "/run/eclb/admin.sock";
 
 std::string from_env(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
@@ -32,10 +36,12 @@ int main(int argc, char** argv) {
   std::string segment = from_env("ECLB_SEGMENT", kDefaultSegment);
   std::string stats_path = from_env("ECLB_STATS", kDefaultStats);
   std::string flows_path = from_env("ECLB_FLOWS", kDefaultFlows);
+  std::string admin_path = from_env("ECLB_ADMIN", kDefaultAdmin);
   bool json = false;
   app.add_option("--segment", segment, "table region path (default $ECLB_SEGMENT or /dev/shm/eclb-tables)");
   app.add_option("--stats", stats_path, "dataplane stats region (default $ECLB_STATS or /dev/shm/eclb-stats)");
   app.add_option("--flows", flows_path, "dataplane flow region (default $ECLB_FLOWS or /dev/hugepages/eclb-flows)");
+  app.add_option("--admin", admin_path, "eclb-control admin socket (default $ECLB_ADMIN or /run/eclb/admin.sock)");
   app.add_flag("--json", json, "print JSON instead of a table");
 
   std::string vip;
@@ -57,10 +63,65 @@ int main(int argc, char** argv) {
   auto* flows_command = app.add_subcommand("flows", "flow table entries of a VIP, by backend");
   flows_command->add_option("VIP", vip, "VIP name or ADDRESS:PORT[/tcp|udp]")->required();
   flows_command->add_option("--limit", limit, "entries to list (most recently active first)");
-  for (auto* command : {vips_command, backends_command, table_command, which_command, stats_command, flows_command}) {
+  // Changes, through eclb-control's admin socket.
+  std::string backend, pool, ramp;
+  uint32_t weight = 0;
+  auto* drain_command = app.add_subcommand("drain", "stop new flows to a backend (its flows stay)");
+  auto* undrain_command = app.add_subcommand("undrain", "let a drained backend take new flows again");
+  for (auto* command : {drain_command, undrain_command}) {
+    command->add_option("BACKEND", backend, "backend name or ADDRESS:PORT")->required();
+    command->add_option("--pool", pool, "pool, when the backend is in several");
+  }
+  auto* weight_command = app.add_subcommand("weight", "change a backend's weight, at once or ramped");
+  weight_command->add_option("BACKEND", backend, "backend name or ADDRESS:PORT")->required();
+  weight_command->add_option("WEIGHT", weight, "new weight (0 = no new flows)")->required()->check(CLI::Range(0u, 1000000u));
+  weight_command->add_option("--pool", pool, "pool, when the backend is in several");
+  weight_command->add_option("--ramp", ramp, "move there linearly over this long (e.g. 30s, 5m)");
+  auto* reload_command = app.add_subcommand("reload", "re-read eclb-control's config (a bad file is rejected)");
+  auto* health_command = app.add_subcommand("health", "live health of every backend: state, last check, latency");
+  std::string remove, add;
+  uint32_t add_weight = 1;
+  auto* what_if_command = app.add_subcommand("what-if", "how much of a VIP's table and flows would move");
+  what_if_command->add_option("VIP", vip, "VIP name or ADDRESS:PORT[/tcp|udp]")->required();
+  auto* remove_option = what_if_command->add_option("--remove", remove, "a member leaves (name or ADDRESS:PORT)");
+  auto* add_option = what_if_command->add_option("--add", add, "a backend ADDRESS:PORT joins");
+  what_if_command->add_option("--weight", add_weight, "weight of the added backend");
+  remove_option->excludes(add_option);
+  for (auto* command : {vips_command, backends_command, table_command, which_command, stats_command, flows_command,
+                        drain_command, undrain_command, weight_command, reload_command, health_command,
+                        what_if_command}) {
     command->add_flag("--json", json, "print JSON instead of a table");
   }
   CLI11_PARSE(app, argc, argv);
+
+  const auto admin = [&](const nlohmann::json& request) -> int {
+    auto answer = eclb::ctl::cli::admin_request(admin_path, request);
+    if (!answer) return fail(answer.error().message);
+    if (request["command"] == "health") {
+      fmt::print("{}", eclb::ctl::cli::render_health(*answer, json));
+    } else if (json) {
+      fmt::print("{}\n", answer->dump(2));
+    } else {
+      fmt::print("{}: {}, table generation {}\n", request["command"].get<std::string>(),
+                 (*answer)["published"].get<bool>() ? "published" : "no change", (*answer)["generation"].get<uint64_t>());
+    }
+    return 0;
+  };
+  if (drain_command->parsed() || undrain_command->parsed()) {
+    return admin({{"command", drain_command->parsed() ? "drain" : "undrain"}, {"backend", backend}, {"pool", pool}});
+  }
+  if (weight_command->parsed()) {
+    uint64_t ramp_ms = 0;
+    if (!ramp.empty()) {
+      auto parsed = eclb::ctl::cli::parse_duration_ms(ramp);
+      if (!parsed) return fail(parsed.error().message);
+      ramp_ms = *parsed;
+    }
+    return admin({{"command", "weight"}, {"backend", backend}, {"pool", pool}, {"weight", weight}, {"ramp_ms", ramp_ms}});
+  }
+  if (reload_command->parsed()) return admin({{"command", "reload"}});
+  if (health_command->parsed()) return admin({{"command", "health"}});
+  if (what_if_command->parsed() && remove.empty() && add.empty()) return fail("what-if needs --remove or --add");
 
   if (stats_command->parsed()) {
     auto stats = eclb::StatsReader::attach(stats_path);
@@ -80,7 +141,10 @@ int main(int argc, char** argv) {
   if (!snapshot) return fail(snapshot.error().message);
 
   eclb::Result<std::string> output = std::string();
-  if (flows_command->parsed()) {
+  if (what_if_command->parsed()) {
+    auto flows = eclb::FlowReader::attach(flows_path);
+    output = eclb::ctl::cli::render_what_if(*snapshot, flows ? &*flows : nullptr, vip, {remove, add, add_weight}, json);
+  } else if (flows_command->parsed()) {
     auto flows = eclb::FlowReader::attach(flows_path);
     if (!flows) return fail(flows.error().message);
     output = eclb::ctl::cli::render_flows(*flows, *snapshot, vip, limit, json);

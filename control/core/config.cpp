@@ -10,6 +10,17 @@ const PoolConfig* Config::find_pool(const std::string& name) const {
   return nullptr;
 }
 
+std::string_view to_string(HealthCheckConfig::Kind kind) {
+  switch (kind) {
+    case HealthCheckConfig::Kind::kNone: return "none";
+    case HealthCheckConfig::Kind::kTcp: return "tcp";
+    case HealthCheckConfig::Kind::kHttp: return "http";
+    case HealthCheckConfig::Kind::kHttps: return "https";
+    case HealthCheckConfig::Kind::kWebSocket: return "websocket";
+  }
+  return "unknown";
+}
+
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
   std::array<uint8_t, 6> mac{};
   if (text.size() != 17) return make_error("invalid MAC address \"{}\"", text);

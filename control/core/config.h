@@ -22,9 +22,25 @@ struct BackendConfig {
   uint32_t weight = 1;
 };
 
+// How a pool's backends are probed. A backend leaves the table after `fall` failed
+// checks in a row and returns after `rise` good ones.
+struct HealthCheckConfig {
+  enum class Kind : uint8_t { kNone, kTcp, kHttp, kHttps, kWebSocket };
+  Kind kind = Kind::kNone;      // kNone: backends are always up
+  std::string path = "/";       // HTTP(S) and WebSocket
+  std::string host;             // Host header; default: the backend address
+  uint16_t expect_status = 200;  // HTTP(S): the status that means healthy (WebSocket: 101)
+  bool tls = false;             // WebSocket over TLS (wss)
+  uint32_t interval_ms = 2000;
+  uint32_t timeout_ms = 1000;
+  uint32_t rise = 2;
+  uint32_t fall = 3;
+};
+
 struct PoolConfig {
   std::string name;
   std::vector<BackendConfig> backends;
+  HealthCheckConfig health;
 };
 
 struct VipConfig {
@@ -82,9 +98,16 @@ struct DataplaneConfig {
   uint32_t guard_burst = 20000;
 };
 
+struct ControlConfig {
+  std::string admin_socket = "/run/eclb/admin.sock";  // mode 0600
+  std::string metrics_listen = "127.0.0.1:9469";      // Prometheus text; "" = off
+  uint32_t grace_ms = 1000;  // longest wait for dataplane workers before reusing a table copy
+};
+
 struct Config {
   std::string source;  // file the config came from, for messages
   TablesConfig tables;
+  ControlConfig control;
   DataplaneConfig dataplane;
   std::vector<PoolConfig> pools;
   std::vector<VipConfig> vips;
@@ -95,5 +118,6 @@ struct Config {
 std::string_view to_string(abi::ForwardMode mode);
 std::string_view to_string(abi::L4Protocol protocol);
 std::string_view to_string(abi::BackendState state);
+std::string_view to_string(HealthCheckConfig::Kind kind);
 
 }  // namespace eclb::ctl

@@ -262,6 +262,68 @@ BackendConfig parse_backend(const Reader& reader, const YAML::Node& node, const 
   return backend;
 }
 
+HealthCheckConfig parse_health(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  HealthCheckConfig health;
+  if (!node.IsDefined()) return health;
+  reader.expect_map(node, field);
+  reader.check_keys(node, field,
+                    {"check", "path", "host", "expect_status", "tls", "interval_ms", "timeout_ms", "rise", "fall"});
+  const std::string check = reader.required_string(node, "check", field);
+  if (check == "none") health.kind = HealthCheckConfig::Kind::kNone;
+  else if (check == "tcp") health.kind = HealthCheckConfig::Kind::kTcp;
+  else if (check == "http") health.kind = HealthCheckConfig::Kind::kHttp;
+  else if (check == "https") health.kind = HealthCheckConfig::Kind::kHttps;
+  else if (check == "websocket") health.kind = HealthCheckConfig::Kind::kWebSocket;
+  else reader.fail(node["check"], field + ".check", fmt::format("unknown check \"{}\" (none, tcp, http, https, websocket)", check));
+  if (node["path"].IsDefined()) {
+    health.path = reader.scalar(node["path"], field + ".path");
+    if (health.path.empty() || health.path.front() != '/' || health.path.find_first_of(" \r\n") != std::string::npos) {
+      reader.fail(node["path"], field + ".path", "must start with / and hold no spaces");
+    }
+  }
+  if (node["host"].IsDefined()) health.host = reader.scalar(node["host"], field + ".host");
+  if (health.kind == HealthCheckConfig::Kind::kWebSocket) health.expect_status = 101;
+  health.expect_status = static_cast<uint16_t>(
+      reader.optional_unsigned(node, "expect_status", field, health.expect_status, 100, 599));
+  if (node["tls"].IsDefined()) {
+    const std::string tls = reader.scalar(node["tls"], field + ".tls");
+    if (tls != "true" && tls != "false") reader.fail(node["tls"], field + ".tls", "expected true or false");
+    health.tls = tls == "true";
+  }
+  health.interval_ms = static_cast<uint32_t>(reader.optional_unsigned(node, "interval_ms", field, health.interval_ms, 100, 3600000));
+  health.timeout_ms = static_cast<uint32_t>(reader.optional_unsigned(node, "timeout_ms", field, health.timeout_ms, 10, 600000));
+  health.rise = static_cast<uint32_t>(reader.optional_unsigned(node, "rise", field, health.rise, 1, 100));
+  health.fall = static_cast<uint32_t>(reader.optional_unsigned(node, "fall", field, health.fall, 1, 100));
+  if (health.timeout_ms > health.interval_ms) {
+    reader.fail(node, field + ".timeout_ms", "must not exceed interval_ms");
+  }
+  return health;
+}
+
+ControlConfig parse_control(const Reader& reader, const YAML::Node& node) {
+  ControlConfig control;
+  if (!node.IsDefined()) return control;
+  reader.expect_map(node, "control");
+  reader.check_keys(node, "control", {"admin_socket", "metrics", "grace_ms"});
+  if (node["admin_socket"].IsDefined()) {
+    control.admin_socket = reader.scalar(node["admin_socket"], "control.admin_socket");
+    if (control.admin_socket.empty() || control.admin_socket.front() != '/' || control.admin_socket.size() > 100) {
+      reader.fail(node["admin_socket"], "control.admin_socket", "must be an absolute path of at most 100 characters");
+    }
+  }
+  if (node["metrics"].IsDefined()) {
+    control.metrics_listen = reader.scalar(node["metrics"], "control.metrics");
+    if (control.metrics_listen != "off") {
+      auto endpoint = Endpoint::parse(control.metrics_listen);
+      if (!endpoint) reader.fail(node["metrics"], "control.metrics", endpoint.error().message + " (or \"off\")");
+    } else {
+      control.metrics_listen.clear();
+    }
+  }
+  control.grace_ms = static_cast<uint32_t>(reader.optional_unsigned(node, "grace_ms", "control", control.grace_ms, 10, 60000));
+  return control;
+}
+
 std::vector<PoolConfig> parse_pools(const Reader& reader, const YAML::Node& node) {
   std::vector<PoolConfig> pools;
   if (!node.IsDefined()) return pools;
@@ -272,7 +334,8 @@ std::vector<PoolConfig> parse_pools(const Reader& reader, const YAML::Node& node
     const std::string field = "pools." + pool.name;
     check_name(reader, entry.first, field, pool.name, abi::kVipNameBytes - 1);
     reader.expect_map(entry.second, field);
-    reader.check_keys(entry.second, field, {"backends"});
+    reader.check_keys(entry.second, field, {"backends", "health"});
+    pool.health = parse_health(reader, entry.second["health"], field + ".health");
     const YAML::Node backends = entry.second["backends"];
     if (!backends.IsDefined()) reader.fail(entry.second, field + ".backends", "missing");
     reader.expect_sequence(backends, field + ".backends");
@@ -354,8 +417,9 @@ Config parse_root(const Reader& reader, const YAML::Node& root, const std::strin
   config.source = source;
   if (root.IsNull() || !root.IsDefined()) reader.fail(root, "(top level)", "empty configuration");
   reader.expect_map(root, "(top level)");
-  reader.check_keys(root, "", {"tables", "pools", "vips", "dataplane"});
+  reader.check_keys(root, "", {"tables", "control", "pools", "vips", "dataplane"});
   config.tables = parse_tables(reader, root["tables"]);
+  config.control = parse_control(reader, root["control"]);
   config.dataplane = parse_dataplane(reader, root["dataplane"]);
   config.pools = parse_pools(reader, root["pools"]);
   const YAML::Node vips = root["vips"];

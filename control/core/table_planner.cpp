@@ -5,9 +5,11 @@
 
 namespace eclb::ctl {
 
-abi::BackendState all_up(const PoolConfig&, const BackendConfig&) { return abi::BackendState::kUp; }
+MemberState as_configured(const PoolConfig&, const BackendConfig& backend) {
+  return {abi::BackendState::kUp, backend.weight};
+}
 
-Result<TableContent> plan_tables(const Config& config, const BackendStateFn& state_of) {
+Result<TableContent> plan_tables(const Config& config, const MemberStateFn& state_of) {
   TableContent content;
   content.flow_hash_seed = config.tables.flow_hash_seed;
   content.vips.reserve(config.vips.size());
@@ -23,10 +25,11 @@ Result<TableContent> plan_tables(const Config& config, const BackendStateFn& sta
     std::vector<MaglevBackend> weighted;
     weighted.reserve(pool->backends.size());
     for (const BackendConfig& backend : pool->backends) {
-      MemberContent member{backend.name, backend.endpoint, backend.weight, state_of(*pool, backend)};
+      const MemberState now = state_of(*pool, backend);
+      MemberContent member{backend.name, backend.endpoint, now.weight, now.state};
       // Members that are not up take part with weight 0: they keep their index but own
       // no slot, so the table depends only on the up set.
-      weighted.push_back({backend.endpoint, member.state == abi::BackendState::kUp ? backend.weight : 0});
+      weighted.push_back({backend.endpoint, member.state == abi::BackendState::kUp ? now.weight : 0});
       out.members.push_back(std::move(member));
     }
     auto table = MaglevTable::build(weighted, vip.table_size);

@@ -10,13 +10,18 @@
 
 namespace eclb::ctl {
 
-// State of one backend of one pool; the planner asks once per VIP member.
-using BackendStateFn = std::function<abi::BackendState(const PoolConfig& pool, const BackendConfig& backend)>;
+// What the planner needs to know about one backend of one pool right now: its state
+// (health, drain) and its effective weight (config, or an operator's override or ramp).
+struct MemberState {
+  abi::BackendState state = abi::BackendState::kUp;
+  uint32_t weight = 1;
+};
+using MemberStateFn = std::function<MemberState(const PoolConfig& pool, const BackendConfig& backend)>;
 
-// Every member up: what a fresh start publishes before health checks report.
-abi::BackendState all_up(const PoolConfig& pool, const BackendConfig& backend);
+// Every member up with its configured weight: a fresh start before health checks report.
+MemberState as_configured(const PoolConfig& pool, const BackendConfig& backend);
 
 // Members keep the pool's order. Only kUp members with weight > 0 own slots.
-Result<TableContent> plan_tables(const Config& config, const BackendStateFn& state_of = all_up);
+Result<TableContent> plan_tables(const Config& config, const MemberStateFn& state_of = as_configured);
 
 }  // namespace eclb::ctl

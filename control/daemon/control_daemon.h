@@ -1,48 +1,89 @@
-// ControlDaemon: eclb-control's main loop as far as it exists today — load the config,
-// plan and publish the tables, re-publish on SIGHUP (a bad new config is rejected and the
-// running tables stay), exit on SIGINT/SIGTERM. Health checks, the admin socket and
-// metrics are not part of it yet.
+// ControlDaemon: eclb-control. Loads the config (YAML, or the nginx image's
+// environment.env over an optional base YAML), runs health checks, and publishes one
+// Maglev table per VIP from the backends that are up and not drained — again whenever
+// health, drains, weights (and their ramps) or the config change, and only then, logging
+// each publication once with what changed. Serves the admin socket (eclbctl drain,
+// undrain, weight, reload, health, status) and Prometheus metrics. Everything runs on one
+// EventLoop thread. Killing it leaves the dataplane forwarding with the last tables; a
+// restarted one adopts the table region with no gap.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
+#include "common/stats_reader.h"
 #include "control/core/config.h"
+#include "control/core/table_content.h"
+#include "control/core/table_planner.h"
+#include "control/daemon/operator_overrides.h"
+#include "control/daemon/stream_server.h"
+#include "control/event/event_loop.h"
+#include "control/health/health_monitor.h"
 #include "control/publish/table_writer.h"
 
 namespace eclb::ctl {
 
+struct DaemonOptions {
+  std::string config_path;       // YAML; with env_file: the base config (optional)
+  std::string env_file;          // the nginx image's environment.env
+  std::string segment_override;  // replaces tables.segment when set
+  std::string admin_override;    // replaces control.admin_socket when set
+  std::string metrics_override;  // replaces control.metrics when set ("off" disables)
+};
+
+// The config described by `options` (for --check, start and reload).
+Result<Config> load_daemon_config(const DaemonOptions& options);
+
 class ControlDaemon {
  public:
-  struct Options {
-    std::string config_path;
-    std::string segment_override;  // replaces tables.segment when set
-  };
+  static Result<std::unique_ptr<ControlDaemon>> start(const DaemonOptions& options);
+  ~ControlDaemon();
 
-  // Loads the config and opens (or adopts) the table region.
-  static Result<std::unique_ptr<ControlDaemon>> start(const Options& options);
-
-  // Plans and publishes the tables of the current config.
-  Result<PublishReport> publish();
-  // Re-reads the config file; on success publishes it, on failure keeps the old one.
-  Result<PublishReport> reload();
-  // Blocks handling SIGHUP (reload) until SIGINT or SIGTERM. Signals must be blocked in
-  // every thread before start() (see main.cpp).
+  // Publishes if anything changed since the last publication (or `force`).
+  Result<std::optional<PublishReport>> publish(bool force = false);
+  // Re-reads the config; on error the running config stays and the error is returned.
+  Result<std::optional<PublishReport>> reload();
+  // Runs the loop (health checks, admin, metrics, signals) until SIGINT or SIGTERM.
+  // Signals must be blocked in every thread first (main.cpp).
   int run();
 
   const Config& config() const noexcept { return config_; }
+  // An admin request (one JSON object) -> its JSON answer.
+  nlohmann::json handle_admin(const nlohmann::json& request);
+  std::string render_metrics();
 
  private:
-  ControlDaemon(Options options, Config config, TableWriter writer)
-      : options_(std::move(options)), config_(std::move(config)), writer_(std::move(writer)) {}
+  explicit ControlDaemon(DaemonOptions options)
+      : options_(std::move(options)),
+        health_(loop_, [this](const BackendHealth& backend, Health from) { on_health_change(backend, from); }) {}
+  void on_health_change(const BackendHealth& backend, Health from);
+  MemberState member_state(const PoolConfig& pool, const BackendConfig& backend) const;
+  void request_publish(const std::string& why);
+  void apply_config(Config config);
+  Result<std::pair<std::string, Endpoint>> find_backend(const std::string& selector, const std::string& pool) const;
 
-  Options options_;
+  DaemonOptions options_;
   Config config_;
-  TableWriter writer_;
+  EventLoop loop_;
+  HealthMonitor health_;
+  OperatorOverrides overrides_;
+  std::optional<TableWriter> writer_;
+  std::optional<TableContent> published_;
+  std::unique_ptr<StreamServer> admin_;
+  std::unique_ptr<StreamServer> metrics_;
+  std::optional<StatsReader> stats_;
+  bool publish_pending_ = false;
+  std::string pending_reasons_;
+  EventLoop::TimerId ramp_timer_ = 0;
+  uint64_t publishes_ = 0;
+  double publish_seconds_sum_ = 0;
+  double last_publish_seconds_ = 0;
+  uint64_t reloads_failed_ = 0;
 };
-
-// The config at `path` with the segment override applied.
-Result<Config> load_daemon_config(const std::string& path, const std::string& segment_override);
 
 }  // namespace eclb::ctl

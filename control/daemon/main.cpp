@@ -7,28 +7,32 @@
 #include "control/daemon/control_daemon.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"eclb-control: config, Maglev tables and their publication to the dataplane"};
-  eclb::ctl::ControlDaemon::Options options;
+  CLI::App app{"eclb-control: config, health checks, Maglev tables and their publication to the dataplane"};
+  eclb::ctl::DaemonOptions options;
   bool check_only = false;
   bool once = false;
-  app.add_option("-c,--config", options.config_path, "YAML configuration file")->required();
+  app.add_option("-c,--config", options.config_path, "YAML configuration (with --env-file: the base for the rest)");
+  app.add_option("--env-file", options.env_file, "the nginx image's environment.env (GATEWAY_LIST, DNS_NAME, ...)");
   app.add_option("--segment", options.segment_override, "table region path (overrides tables.segment)");
+  app.add_option("--admin-socket", options.admin_override, "admin socket path (overrides control.admin_socket)");
+  app.add_option("--metrics", options.metrics_override, "metrics ADDRESS:PORT or off (overrides control.metrics)");
   app.add_flag("--check", check_only, "validate the configuration and exit (non-zero on error)");
-  app.add_flag("--once", once, "publish the tables once and exit");
+  app.add_flag("--once", once, "publish the tables once (every backend up) and exit");
   CLI11_PARSE(app, argc, argv);
 
   if (check_only) {
-    auto config = eclb::ctl::load_daemon_config(options.config_path, options.segment_override);
+    auto config = eclb::ctl::load_daemon_config(options);
     if (!config) {
       fmt::print(stderr, "{}\n", config.error().message);
       return 1;
     }
     size_t backends = 0;
     for (const auto& pool : config->pools) backends += pool.backends.size();
-    fmt::print("{}: OK ({} VIPs, {} pools, {} backends)\n", options.config_path, config->vips.size(),
-               config->pools.size(), backends);
+    fmt::print("{}: OK ({} VIPs, {} pools, {} backends)\n", config->source, config->vips.size(), config->pools.size(),
+               backends);
     return 0;
   }
+  if (once) options.metrics_override = "off";
 
   // Block the signals the daemon handles through signalfd before any thread starts.
   sigset_t signals;
@@ -37,13 +41,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
   auto daemon = eclb::ctl::ControlDaemon::start(options);
   if (!daemon) {
     eclb::log::error("control", "{}", daemon.error().message);
     return 1;
   }
-  auto published = (*daemon)->publish();
+  auto published = (*daemon)->publish(true);
   if (!published) {
     eclb::log::error("control", "{}", published.error().message);
     return 1;

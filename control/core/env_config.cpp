@@ -1,0 +1,110 @@
+// environment.env parsing and translation (see env_config.h).
+#include "control/core/env_config.h"
+
+#include <netdb.h>
+
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace eclb::ctl {
+namespace {
+
+std::string trim(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
+}
+
+Result<IpAddress> resolve(const std::string& name) {
+  if (auto literal = IpAddress::parse(name); literal) return *literal;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found); rc != 0) {
+    return make_error("cannot resolve DNS_NAME \"{}\": {} (set ECLB_VIP to the VIP address)", name, gai_strerror(rc));
+  }
+  IpAddress address;
+  address.family = abi::AddressFamily::kIpv4;
+  std::memcpy(address.bytes.data(), &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, 4);
+  freeaddrinfo(found);
+  return address;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> read_env_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return make_error("cannot read {}: {}", path, std::strerror(errno));
+  std::map<std::string, std::string> env;
+  std::string line;
+  for (int number = 1; std::getline(file, line); ++number) {
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+    const size_t equals = line.find('=');
+    if (equals == std::string::npos || equals == 0) return make_error("{}:{}: expected KEY=VALUE", path, number);
+    const std::string key = trim(line.substr(0, equals));
+    std::string value = trim(line.substr(equals + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'')) {
+      if (value.back() != value.front()) return make_error("{}:{}: {}: unterminated quote", path, number, key);
+      value = value.substr(1, value.size() - 2);
+    }
+    env[key] = value;
+  }
+  return env;
+}
+
+Result<Config> config_from_env(const std::map<std::string, std::string>& env, const std::string& source,
+                               Config base) {
+  const auto get = [&](const char* key) -> std::string {
+    const auto it = env.find(key);
+    return it == env.end() ? std::string() : it->second;
+  };
+  const std::string list = get("GATEWAY_LIST");
+  if (list.empty()) return make_error("{}: GATEWAY_LIST is missing or empty", source);
+  PoolConfig pool;
+  pool.name = "gateways";
+  if (const PoolConfig* configured = base.find_pool("gateways")) pool.health = configured->health;
+  std::istringstream words(list);
+  std::set<Endpoint> seen;
+  for (std::string word; words >> word;) {
+    auto endpoint = Endpoint::parse(word);
+    if (!endpoint) return make_error("{}: GATEWAY_LIST: {}", source, endpoint.error().message);
+    if (!seen.insert(*endpoint).second) return make_error("{}: GATEWAY_LIST: {} is listed twice", source, word);
+    pool.backends.push_back({fmt::format("vm{}", pool.backends.size() + 1), *endpoint, 1});
+  }
+  VipConfig vip;
+  vip.name = "gateways";
+  vip.pool = "gateways";
+  const std::string vip_text = get("ECLB_VIP");
+  const std::string dns_name = get("DNS_NAME");
+  if (vip_text.empty() && dns_name.empty()) return make_error("{}: neither ECLB_VIP nor DNS_NAME is set", source);
+  auto address = vip_text.empty() ? resolve(dns_name) : IpAddress::parse(vip_text);
+  if (!address) return std::move(address).context(source + ": " + (vip_text.empty() ? "DNS_NAME" : "ECLB_VIP"));
+  vip.endpoint.address = *address;
+  const std::string port = get("ECLB_VIP_PORT");
+  auto parsed_port = parse_port(port.empty() ? "80" : port);
+  if (!parsed_port) return std::move(parsed_port).context(source + ": ECLB_VIP_PORT");
+  vip.endpoint.port = *parsed_port;
+  const std::string mode = get("ECLB_MODE");
+  if (mode.empty() || mode == "fullnat") vip.mode = abi::ForwardMode::kFullNat;
+  else if (mode == "dsr-ipip") vip.mode = abi::ForwardMode::kDsrIpip;
+  else if (mode == "dsr-gue") vip.mode = abi::ForwardMode::kDsrGue;
+  else return make_error("{}: ECLB_MODE \"{}\" (expected fullnat, dsr-ipip or dsr-gue)", source, mode);
+  for (const BackendConfig& backend : pool.backends) {
+    if (backend.endpoint.address.family != vip.endpoint.address.family) {
+      return make_error("{}: gateway {} and the VIP {} are of different address families", source,
+                        backend.endpoint.to_string(), vip.endpoint.address.to_string());
+    }
+  }
+  std::erase_if(base.pools, [](const PoolConfig& p) { return p.name == "gateways"; });
+  std::erase_if(base.vips, [](const VipConfig& v) { return v.name == "gateways"; });
+  base.pools.push_back(std::move(pool));
+  base.vips.push_back(std::move(vip));
+  base.source = source;
+  return base;
+}
+
+}  // namespace eclb::ctl

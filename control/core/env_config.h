@@ -1,0 +1,30 @@
+// environment.env compatibility: the nginx image's settings turned into an eclb Config,
+// so a deployment moves over by pointing eclb-control at the same file.
+//   GATEWAY_LIST="ip:port ip:port ..."  -> pool "gateways", members vm1, vm2, ... in order
+//   DNS_NAME=watchers.example.com       -> the VIP address (what the name resolves to),
+//                                          unless ECLB_VIP gives it
+//   ECLB_VIP=10.0.0.100                 (eclb) the VIP address
+//   ECLB_VIP_PORT=80                    (eclb) the VIP port of the L4 path (default 80, the
+//                                          image's plain HTTP/WebSocket listener)
+//   ECLB_MODE=fullnat                   (eclb) forwarding mode (default fullnat)
+// Everything else (tables, dataplane, control, health checks of pool "gateways") comes
+// from an optional base YAML config.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/result.h"
+#include "control/core/config.h"
+
+namespace eclb::ctl {
+
+// KEY=VALUE lines; '#' comments, blank lines, an optional "export " and matching quotes
+// around the value are allowed. Errors name the file and line.
+Result<std::map<std::string, std::string>> read_env_file(const std::string& path);
+
+// `base` (defaults or a YAML config) with the pool and VIP the env file describes.
+Result<Config> config_from_env(const std::map<std::string, std::string>& env, const std::string& source,
+                               Config base);
+
+}  // namespace eclb::ctl

@@ -1,0 +1,52 @@
+// EventLoop: eclb-control's single-threaded reactor (epoll plus a timer queue). Health
+// probes, the admin socket, the metrics endpoint and signals all run on it, so no
+// backend gets a thread and nothing needs a lock. Callbacks run on the loop thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+#include "common/result.h"
+
+namespace eclb::ctl {
+
+class EventLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using FdCallback = std::function<void(uint32_t events)>;
+  using TimerCallback = std::function<void()>;
+  using TimerId = uint64_t;
+
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Watches `fd` for `events` (EPOLLIN, EPOLLOUT, ...). The callback may remove or
+  // modify any watch, including its own.
+  Result<void> watch(int fd, uint32_t events, FdCallback callback);
+  Result<void> modify(int fd, uint32_t events);
+  void unwatch(int fd) noexcept;
+
+  TimerId after(std::chrono::milliseconds delay, TimerCallback callback);
+  void cancel(TimerId id) noexcept;
+
+  // Runs until stop() is called from a callback.
+  void run();
+  void stop() noexcept { running_ = false; }
+  Clock::time_point now() const noexcept { return Clock::now(); }
+  size_t watched() const noexcept { return fds_.size(); }
+
+ private:
+  int epoll_fd_ = -1;
+  bool running_ = false;
+  TimerId next_timer_ = 1;
+  std::unordered_map<int, FdCallback> fds_;
+  std::multimap<Clock::time_point, TimerId> timers_;
+  std::unordered_map<TimerId, std::pair<Clock::time_point, TimerCallback>> timer_callbacks_;
+};
+
+}  // namespace eclb::ctl
