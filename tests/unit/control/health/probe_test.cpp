@@ -1,0 +1,287 @@
+// Probes against real servers on loopback (a thread each, blocking sockets): TCP connect,
+// HTTP status, WebSocket upgrade with Sec-WebSocket-Accept, HTTPS over OpenSSL, timeouts;
+// and HealthMonitor's rise/fall timing.
+#include "control/health/probe.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include "control/health/health_monitor.h"
+
+namespace eclb::ctl {
+namespace {
+
+// Answers every connection on 127.0.0.1:<ephemeral> with respond(request).
+class TestServer {
+ public:
+  using Respond = std::function<std::string(const std::string& request)>;
+
+  explicit TestServer(Respond respond, SSL_CTX* tls = nullptr) : respond_(std::move(respond)), tls_(tls) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    listen(fd_, 64);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~TestServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  Endpoint endpoint() const { return *Endpoint::parse("127.0.0.1:" + std::to_string(port_)); }
+  void set_respond(Respond respond) {
+    std::lock_guard lock(mutex_);
+    respond_ = std::move(respond);
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      const int client = accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      SSL* ssl = nullptr;
+      if (tls_ != nullptr) {
+        ssl = SSL_new(tls_);
+        SSL_set_fd(ssl, client);
+        if (SSL_accept(ssl) != 1) {
+          SSL_free(ssl);
+          close(client);
+          continue;
+        }
+      }
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        timeval timeout{0, 200000};
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        const int got = ssl ? SSL_read(ssl, buffer, sizeof buffer) : static_cast<int>(recv(client, buffer, sizeof buffer, 0));
+        if (got <= 0) break;
+        request.append(buffer, static_cast<size_t>(got));
+      }
+      Respond respond;
+      {
+        std::lock_guard lock(mutex_);
+        respond = respond_;
+      }
+      const std::string answer = respond(request);
+      if (answer == "HANG") {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      } else if (ssl) {
+        SSL_write(ssl, answer.data(), static_cast<int>(answer.size()));
+      } else {
+        send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+      }
+      if (ssl) {
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+      }
+      close(client);
+    }
+  }
+
+  std::mutex mutex_;
+  Respond respond_;
+  SSL_CTX* tls_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+HealthCheckConfig check(HealthCheckConfig::Kind kind, uint32_t timeout_ms = 300) {
+  HealthCheckConfig config;
+  config.kind = kind;
+  config.path = "/agent";
+  config.timeout_ms = timeout_ms;
+  config.interval_ms = 1000;
+  if (kind == HealthCheckConfig::Kind::kWebSocket) config.expect_status = 101;
+  return config;
+}
+
+ProbeResult run_probe(const HealthCheckConfig& config, const Endpoint& backend, SSL_CTX* tls = nullptr) {
+  EventLoop loop;
+  ProbeResult result;
+  bool done = false;
+  Probe::start(loop, tls, config, backend, [&](const ProbeResult& r) {
+    result = r;
+    done = true;
+    loop.stop();
+  });
+  if (!done) loop.run();
+  return result;
+}
+
+std::string header(const std::string& request, const std::string& name) {
+  const size_t at = request.find(name + ": ");
+  if (at == std::string::npos) return {};
+  const size_t start = at + name.size() + 2;
+  return request.substr(start, request.find("\r\n", start) - start);
+}
+
+Endpoint closed_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return *Endpoint::parse("127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+}
+
+TEST(ProbeTest, TcpConnects) {
+  TestServer server([](const std::string&) { return std::string(); });
+  EXPECT_TRUE(run_probe(check(HealthCheckConfig::Kind::kTcp), server.endpoint()).ok);
+  const ProbeResult refused = run_probe(check(HealthCheckConfig::Kind::kTcp), closed_port());
+  EXPECT_FALSE(refused.ok);
+  EXPECT_EQ(refused.detail, "Connection refused");
+}
+
+TEST(ProbeTest, HttpNeedsTheExpectedStatus) {
+  std::string seen;
+  TestServer server([&](const std::string& request) {
+    seen = request;
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  const ProbeResult good = run_probe(check(HealthCheckConfig::Kind::kHttp), server.endpoint());
+  EXPECT_TRUE(good.ok) << good.detail;
+  EXPECT_EQ(seen.rfind("GET /agent HTTP/1.1\r\n", 0), 0u);
+  EXPECT_EQ(header(seen, "Host"), "127.0.0.1");
+  server.set_respond([](const std::string&) { return std::string("HTTP/1.1 503 Service Unavailable\r\n\r\n"); });
+  const ProbeResult bad = run_probe(check(HealthCheckConfig::Kind::kHttp), server.endpoint());
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.detail, "status 503");
+  server.set_respond([](const std::string&) { return std::string("SSH-2.0-OpenSSH\r\n"); });
+  EXPECT_EQ(run_probe(check(HealthCheckConfig::Kind::kHttp), server.endpoint()).detail, "not an HTTP response");
+}
+
+TEST(ProbeTest, WebSocketUpgradeMustBeAcceptedProperly) {
+  TestServer server([](const std::string& request) {
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nsec-websocket-accept: " +
+           Probe::websocket_accept(header(request, "Sec-WebSocket-Key")) + "\r\n\r\n";
+  });
+  const ProbeResult good = run_probe(check(HealthCheckConfig::Kind::kWebSocket), server.endpoint());
+  EXPECT_TRUE(good.ok) << good.detail;
+  server.set_respond([](const std::string&) {
+    return std::string("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: d3Jvbmc=\r\n\r\n");
+  });
+  EXPECT_EQ(run_probe(check(HealthCheckConfig::Kind::kWebSocket), server.endpoint()).detail, "bad Sec-WebSocket-Accept");
+  server.set_respond([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); });
+  EXPECT_EQ(run_probe(check(HealthCheckConfig::Kind::kWebSocket), server.endpoint()).detail, "status 200");
+  // RFC 6455 section 1.3's example.
+  EXPECT_EQ(Probe::websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+SSL_CTX* self_signed_server() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* certificate = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
+  X509_gmtime_adj(X509_getm_notBefore(certificate), 0);
+  X509_gmtime_adj(X509_getm_notAfter(certificate), 3600);
+  X509_set_pubkey(certificate, key);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(certificate), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("backend.test"), -1, -1, 0);
+  X509_set_issuer_name(certificate, X509_get_subject_name(certificate));
+  X509_sign(certificate, key, EVP_sha256());
+  SSL_CTX* context = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_use_certificate(context, certificate);
+  SSL_CTX_use_PrivateKey(context, key);
+  X509_free(certificate);
+  EVP_PKEY_free(key);
+  return context;
+}
+
+TEST(ProbeTest, HttpsRunsTheCheckOverTls) {
+  SSL_CTX* server_tls = self_signed_server();
+  SSL_CTX* client_tls = SSL_CTX_new(TLS_client_method());
+  {
+    TestServer server([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); }, server_tls);
+    const ProbeResult result = run_probe(check(HealthCheckConfig::Kind::kHttps, 2000), server.endpoint(), client_tls);
+    EXPECT_TRUE(result.ok) << result.detail;
+    TestServer plain([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); });
+    EXPECT_FALSE(run_probe(check(HealthCheckConfig::Kind::kHttps, 1000), plain.endpoint(), client_tls).ok);
+  }
+  SSL_CTX_free(server_tls);
+  SSL_CTX_free(client_tls);
+}
+
+TEST(ProbeTest, ASilentBackendTimesOut) {
+  TestServer server([](const std::string&) { return std::string("HANG"); });
+  const auto started = std::chrono::steady_clock::now();
+  const ProbeResult result = run_probe(check(HealthCheckConfig::Kind::kHttp, 150), server.endpoint());
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.detail, "timeout");
+  EXPECT_LT(took, std::chrono::milliseconds(350));
+}
+
+TEST(HealthMonitorTest, FallAndRiseFollowTheChecks) {
+  std::atomic<bool> healthy{true};
+  TestServer server([&](const std::string&) {
+    return std::string(healthy ? "HTTP/1.1 200 OK\r\n\r\n" : "HTTP/1.1 500 Error\r\n\r\n");
+  });
+  EventLoop loop;
+  std::vector<std::pair<Health, std::chrono::steady_clock::time_point>> changes;
+  HealthMonitor monitor(loop, [&](const BackendHealth& backend, Health) {
+    changes.emplace_back(backend.state, std::chrono::steady_clock::now());
+  });
+  PoolConfig pool;
+  pool.name = "gw";
+  pool.backends.push_back({"vm1", server.endpoint(), 1});
+  pool.health = check(HealthCheckConfig::Kind::kHttp, 100);
+  pool.health.interval_ms = 100;
+  pool.health.fall = 3;
+  pool.health.rise = 2;
+  monitor.configure({pool});
+  EXPECT_EQ(monitor.state("gw", server.endpoint()), Health::kUp) << "backends start up";
+
+  const auto wait_for = [&](size_t count, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto tick = [&](auto& self) -> void {
+      if (changes.size() >= count || std::chrono::steady_clock::now() > deadline) {
+        loop.stop();
+        return;
+      }
+      loop.after(std::chrono::milliseconds(10), [&] { self(self); });
+    };
+    tick(tick);
+    loop.run();
+  };
+  wait_for(1, std::chrono::milliseconds(500));
+  EXPECT_TRUE(changes.empty()) << "a healthy backend stays up";
+  healthy = false;
+  const auto failed_at = std::chrono::steady_clock::now();
+  wait_for(1, std::chrono::seconds(3));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].first, Health::kDown);
+  // fall x interval (with up to 10% jitter each), plus the check already in flight, plus
+  // slack for a loaded test machine.
+  EXPECT_LT(changes[0].second - failed_at, std::chrono::milliseconds(3 * 110 + 110 + 300));
+  EXPECT_EQ(monitor.state("gw", server.endpoint()), Health::kDown);
+  healthy = true;
+  const auto recovered_at = std::chrono::steady_clock::now();
+  wait_for(2, std::chrono::seconds(3));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].first, Health::kUp);
+  EXPECT_LT(changes[1].second - recovered_at, std::chrono::milliseconds(2 * 110 + 110 + 300));
+  EXPECT_GE(monitor.checks_run(), 8u);
+}
+
+}  // namespace
+}  // namespace eclb::ctl
