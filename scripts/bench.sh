@@ -14,5 +14,7 @@ for bench in maglev_build_bench packet_parser_bench flow_table_bench worker_pipe
   taskset -c 1 "build-release/bench/$bench" --benchmark_out="$out/$bench.json" --benchmark_out_format=json 2>&1 \
     | grep -vE '^(EAL|TELEMETRY):'
 done
+echo "== health checks: 5000 backends every second"
+/usr/bin/python3 bench/health/health_bench.py build-release --out "$out"
 echo "== traffic harness"
 /usr/bin/python3 bench/traffic/run_traffic.py build-release --out "$out"

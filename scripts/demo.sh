@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The demo: installs what is needed, builds, and runs eclb in network namespaces — a
-# client, eclb-dataplane on a veth (af_xdp), three EC gateways running real TCP servers
-# that decapsulate eclb's tunnel with XDP — then prints what happened: where each
-# connection went, the Maglev table, the flows, and what moved when a gateway left.
+# The demo: installs what is needed, builds, and runs the whole system in network
+# namespaces from an environment.env like the nginx image's — eclb-control (WebSocket
+# health checks), eclb-dataplane (fullnat, DPDK net_af_xdp on the balancer's veth), three
+# unconfigured EC gateways serving WebSocket, and real WebSocket clients — then prints
+# how connections spread, a gateway dying, and the eclbctl view.
 # Run as root on Debian 12: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,22 +19,24 @@ trap cleanup EXIT
 topo_down
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-step "network namespaces: client 10.99.0.10, balancer (no kernel IP), gateways 10.99.0.21-23 (VIP on lo, XDP decap)"
-topo_up dsr
+step "network namespaces: client 10.99.0.10, balancer (no kernel IP), gateways vm1-vm3 at 10.99.0.21-23:8080"
+topo_up
 for i in 1 2 3; do
-  ip netns exec "$(topo_ns gw$i)" /usr/bin/python3 tests/integration/lib/gateway_server.py --name "gw$i" --lifetime 600 \
-    >/dev/null 2>&1 &
+  (ip netns exec "$(topo_ns gw$i)" /usr/bin/python3 tests/integration/lib/ws_gateway.py --name "vm$i" --lifetime 600 \
+    >/dev/null 2>&1 &)
 done
+cat > "$work/environment.env" <<ENV
+GATEWAY_LIST="10.99.0.21:8080 10.99.0.22:8080 10.99.0.23:8080"
+DNS_NAME=watchers.demo.test
+ECLB_VIP=10.99.0.100
+ENV
 cat > "$work/eclb.yaml" <<YAML
-tables: { segment: $work/tables, max_vips: 16, max_backends: 256, max_table_slots: 1048576 }
+tables: { segment: $work/tables }
+control: { admin_socket: $work/admin.sock, metrics: 127.0.0.1:9469 }
 pools:
   gateways:
-    backends:
-      - { name: gw1, address: 10.99.0.21, port: 8080 }
-      - { name: gw2, address: 10.99.0.22, port: 8080 }
-      - { name: gw3, address: 10.99.0.23, port: 8080 }
-vips:
-  - { name: watchers, address: 10.99.0.100, port: 8080, mode: dsr-ipip, pool: gateways }
+    health: { check: websocket, path: /agent, interval_ms: 500, timeout_ms: 300, rise: 2, fall: 2 }
+    backends: []
 dataplane:
   flows_per_worker: 65536
   flows_path: /dev/hugepages/eclb-demo-flows
@@ -42,16 +45,20 @@ dataplane:
     - { id: 0, ipv4: 10.99.0.2/24 }
 YAML
 ln -s /dev/hugepages/eclb-demo-flows "$work/flows"
-sed -n '/^pools/,$p' "$work/eclb.yaml"
+echo "environment.env (as the nginx image had it; ECLB_VIP names the balancer's address):"
+sed 's/^/  /' "$work/environment.env"
+echo "eclb.yaml (what the env file does not say):"
+sed 's/^/  /' "$work/eclb.yaml"
 
-step "eclb-control publishes the Maglev tables; eclb-dataplane forwards (DPDK, net_af_xdp on the balancer's veth)"
-"$ECLB_BIN/control/daemon/eclb-control" --config "$work/eclb.yaml" > "$work/control.log" 2>&1 &
-control=$!
+step "eclb-control --env-file environment.env --config eclb.yaml; eclb-dataplane on net_af_xdp"
+ip netns exec "$(topo_ns cli)" "$ECLB_BIN/control/daemon/eclb-control" --env-file "$work/environment.env" \
+  --config "$work/eclb.yaml" > "$work/control.log" 2>&1 &
 ip netns exec "$(topo_ns lb)" "$ECLB_BIN/dataplane/eclb-dataplane" -l 0,1 --no-pci --in-memory --log-level='lib.*:error' \
   --vdev=net_af_xdp0,iface=lbn0,start_queue=0,queue_count=1 -- --config "$work/eclb.yaml" > "$work/dataplane.log" 2>&1 &
-for _ in $(seq 1 100); do grep -q "resolved port=0 address=10.99.0.23" "$work/dataplane.log" 2>/dev/null && break; sleep 0.1; done
-grep -E "info (control|publish|dp\.)" "$work/control.log" "$work/dataplane.log" | sed 's/^[^:]*://' | cut -c1-140
-ip netns exec "$(topo_ns cli)" ping -c 1 -W 2 10.99.0.100 >/dev/null && echo "the VIP answers ping (and ARP) from eclb-dataplane"
+for _ in $(seq 1 100); do grep -q "forwarding workers" "$work/dataplane.log" 2>/dev/null && break; sleep 0.1; done
+sleep 1.5
+grep -hE "info (control|publish|dp\.runtime: (forwarding|flow region))" "$work/control.log" "$work/dataplane.log" | cut -c25-170
 
-ip netns exec "$(topo_ns cli)" /usr/bin/python3 scripts/demo_client.py --bin "$ECLB_BIN" --work "$work" --control-pid "$control"
+ip netns exec "$(topo_ns cli)" /usr/bin/python3 scripts/demo_client.py --bin "$ECLB_BIN" --work "$work" \
+  --gw2-netns "$(topo_ns gw2)"
 step "done: namespaces and processes are cleaned up"

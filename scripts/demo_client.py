@@ -1,25 +1,24 @@
 #!/usr/bin/python3
-"""The demo's client side, run inside the client namespace by demo.sh: opens real TCP
-connections to the VIP, shows which gateway answered each (and that `eclbctl which`
-predicted it), then removes a gateway through eclb-control (SIGHUP) and shows that only
-its connections moved."""
+"""The demo's client side, run inside the client namespace by demo.sh: real WebSocket
+clients through the VIP, then a gateway dies and comes back, printing what eclb did."""
 import argparse
+import asyncio
 import collections
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
+
+import websockets
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
 parser.add_argument("--work", required=True)
-parser.add_argument("--control-pid", type=int, required=True)
+parser.add_argument("--gw2-netns", required=True)
 args = parser.parse_args()
-VIP, PORT = "10.99.0.100", 8080
+VIP = "10.99.0.100"
 ctl = [f"{args.bin}/control/cli/eclbctl", "--segment", f"{args.work}/tables", "--stats", f"{args.work}/stats",
-       "--flows", f"{args.work}/flows"]
+       "--flows", f"{args.work}/flows", "--admin", f"{args.work}/admin.sock"]
 
 
 def eclbctl(*words, json_output=False):
@@ -27,58 +26,71 @@ def eclbctl(*words, json_output=False):
     return json.loads(out.stdout) if json_output else out.stdout
 
 
-def connect(port):
-    sock = socket.create_connection((VIP, PORT), timeout=3, source_address=("10.99.0.10", port))
-    banner = b""
-    while not banner.endswith(b"\n"):
-        banner += sock.recv(100)
-    return sock, banner.decode().split()[0]
-
-
-def echo_ok(sock):
-    try:
-        sock.sendall(b"still there?")
-        return sock.recv(100) == b"still there?"
-    except OSError:
-        return False
-
-
 def step(text):
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
-step("30 real TCP connections from the client to the VIP 10.99.0.100:8080")
-connections = {}
-for port in range(43000, 43030):
-    sock, gateway = connect(port)
-    predicted = eclbctl("which", "watchers", f"10.99.0.10:{port}", json_output=True)["backend"]["name"]
-    connections[port] = (sock, gateway)
-    print(f"  10.99.0.10:{port} -> {gateway}   (eclbctl which: {predicted}{'' if predicted == gateway else '  MISMATCH'})")
-spread = collections.Counter(g for _, g in connections.values())
-print(f"  spread: {dict(sorted(spread.items()))}; every reply came straight from the gateway (DSR)")
+def state(name):
+    for backend in eclbctl("backends", "gateways", json_output=True)["backends"]:
+        if backend["name"] == name:
+            return backend["state"]
+    return None
 
-step("eclbctl table watchers")
-print(eclbctl("table", "watchers"), end="")
-step("eclbctl flows watchers --limit 5")
-print(eclbctl("flows", "watchers", "--limit", "5"), end="")
 
-step("gw2 leaves the pool: edit the config, SIGHUP eclb-control")
-config = f"{args.work}/eclb.yaml"
-with open(config) as f:
-    text = f.read()
-with open(config, "w") as f:
-    f.write("\n".join(line for line in text.splitlines() if "name: gw2" not in line) + "\n")
-os.kill(args.control_pid, signal.SIGHUP)
-for _ in range(50):
-    if eclbctl("stats", json_output=True)["totals"]["table_generation"] >= 2:
-        break
-    time.sleep(0.1)
-kept = [p for p, (s, g) in connections.items() if g != "gw2" and echo_ok(s)]
-lost = [p for p, (s, g) in connections.items() if g == "gw2" and not echo_ok(s)]
-print(f"  connections on gw1/gw3 still working: {len(kept)} of {sum(g != 'gw2' for _, g in connections.values())}")
-print(f"  connections that were on gw2: {len(lost)} moved and were reset by their new gateway")
-fresh = collections.Counter(connect(port)[1] for port in range(44000, 44020))
-print(f"  20 new connections: {dict(sorted(fresh.items()))}")
+def control_log_since(offset):
+    with open(f"{args.work}/control.log") as f:
+        f.seek(offset)
+        return [line.rstrip() for line in f if " health: " in line or " publish: " in line]
 
-step("eclbctl stats")
-print(eclbctl("stats"), end="")
+
+async def connect(count):
+    clients = []
+    for _ in range(count):
+        ws = await websockets.connect(f"ws://{VIP}/agent", open_timeout=3, ping_interval=None)
+        clients.append((ws, (await ws.recv()).split()))
+    return clients
+
+
+async def main():
+    step("30 WebSocket clients (python websockets) to ws://10.99.0.100/agent")
+    clients = await connect(30)
+    for ws, (gateway, seen_as) in clients[:6]:
+        print(f"  {ws.local_address[0]}:{ws.local_address[1]} -> {gateway} (the gateway sees {seen_as}: eclb's address)")
+    print(f"  ... spread: {dict(sorted(collections.Counter(g for _, (g, _) in clients).items()))}")
+    for ws, (gateway, _) in clients:
+        await ws.send("ping")
+        assert await ws.recv() == "ping"
+    print("  every client's message echoed")
+
+    step("eclbctl health")
+    print(eclbctl("health"), end="")
+
+    step("vm2 dies (its WebSocket server is killed)")
+    offset = os.path.getsize(f"{args.work}/control.log")
+    pid = subprocess.run(["ip", "netns", "pids", args.gw2_netns], capture_output=True, text=True).stdout.split()
+    subprocess.run(["kill", "-9", *pid])
+    start = time.monotonic()
+    while state("vm2") != "down" and time.monotonic() - start < 10:
+        await asyncio.sleep(0.05)
+    print(f"  vm2 left the table after {time.monotonic() - start:.2f} s (fall 2 x interval 500 ms); eclb-control logged:")
+    for line in control_log_since(offset):
+        print("   ", line[25:])
+    alive = 0
+    for ws, (gateway, _) in clients:
+        if gateway == "vm2":
+            continue
+        await ws.send("still there?")
+        alive += await ws.recv() == "still there?"
+    print(f"  connections on vm1/vm3 still working: {alive}")
+    fresh = await connect(20)
+    print(f"  20 new clients: {dict(sorted(collections.Counter(g for _, (g, _) in fresh).items()))}")
+
+    step("eclbctl table gateways")
+    print(eclbctl("table", "gateways"), end="")
+    step("eclbctl stats")
+    print(eclbctl("stats"), end="")
+    for ws, _ in clients + fresh:
+        await ws.close()
+
+
+asyncio.run(main())
