@@ -1,5 +1,6 @@
 // Config loading: the examples stay valid; every error names file, line and field.
 #include "control/core/config_loader.h"
+#include "control/core/env_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -58,7 +59,7 @@ TEST(ConfigLoaderTest, ParsesAValidConfig) {
 }
 
 TEST(ConfigLoaderTest, ExampleConfigsAreValid) {
-  for (const char* example : {"gateways.yaml"}) {
+  for (const char* example : {"fullnat.yaml", "dsr-ipip.yaml", "dsr-gue.yaml"}) {
     auto config = load_config_file(std::string(ECLB_SOURCE_DIR "/examples/") + example);
     EXPECT_TRUE(config.ok()) << example << ": " << config.error().message;
   }
@@ -111,6 +112,14 @@ TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {
   auto missing = load_config_file("/nonexistent/eclb.yaml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "cannot read config /nonexistent/eclb.yaml: No such file or directory");
+}
+
+TEST(ConfigLoaderTest, TheExampleEnvironmentFileWorks) {
+  auto env = read_env_file(ECLB_SOURCE_DIR "/examples/environment.env");
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  auto config = config_from_env(*env, "environment.env", Config{});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->find_pool("gateways")->backends.size(), 3u);
 }
 
 }  // namespace
