@@ -2,6 +2,8 @@
 #include "common/ip_address.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <cstring>
@@ -109,6 +111,22 @@ bool IpPrefix::contains(const IpAddress& other) const noexcept {
 }
 
 std::string IpPrefix::to_string() const { return fmt::format("{}/{}", address.to_string(), length); }
+
+unsigned to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) noexcept {
+  std::memset(&out, 0, sizeof out);
+  if (endpoint.address.is_v6()) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&out);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(endpoint.port);
+    std::memcpy(&a->sin6_addr, endpoint.address.bytes.data(), 16);
+    return sizeof *a;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(&out);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(endpoint.port);
+  std::memcpy(&a->sin_addr, endpoint.address.bytes.data(), 4);
+  return sizeof *a;
+}
 
 std::string Endpoint::to_string() const {
   if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);

@@ -3,6 +3,8 @@
 // (network-order bytes, IPv4 in bytes 0-3). Parsing is strict; formatting is canonical.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -51,6 +53,9 @@ struct IpPrefix {
 
   auto operator<=>(const IpPrefix&) const = default;
 };
+
+// Fills a sockaddr_in / sockaddr_in6 for `endpoint`; returns its length.
+unsigned to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) noexcept;
 
 // Parses a decimal port 1-65535.
 Result<uint16_t> parse_port(std::string_view text);

@@ -71,20 +71,7 @@ Result<void> StreamServer::listen_tcp(const Endpoint& endpoint) {
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_storage address{};
-  socklen_t length;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(endpoint.port);
-    std::memcpy(&a->sin6_addr, endpoint.address.bytes.data(), 16);
-    length = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(endpoint.port);
-    std::memcpy(&a->sin_addr, endpoint.address.bytes.data(), 4);
-    length = sizeof *a;
-  }
+  const socklen_t length = to_sockaddr(endpoint, address);
   if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd, 64) != 0) {
     const int error = errno;
     close(fd);

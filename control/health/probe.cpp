@@ -69,20 +69,7 @@ void Probe::begin() {
   fd_ = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return finish(false, fmt::format("socket: {}", std::strerror(errno)));
   sockaddr_storage address{};
-  socklen_t length;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(backend_.port);
-    std::memcpy(&a->sin6_addr, backend_.address.bytes.data(), 16);
-    length = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(backend_.port);
-    std::memcpy(&a->sin_addr, backend_.address.bytes.data(), 4);
-    length = sizeof *a;
-  }
+  const socklen_t length = to_sockaddr(backend_, address);
   if (connect(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
     return finish(false, std::strerror(errno));
   }

@@ -242,15 +242,19 @@ void Worker::encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& vie
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   NeighbourTable::unpack(mac, frame);
   std::memcpy(frame + 6, port.mac, 6);
+  count_forwarded(vip, backend, view.l3_length);
+  queue_tx(m);
+}
+
+void Worker::count_forwarded(const abi::VipEntry& vip, const abi::BackendEntry& backend, uint32_t bytes) noexcept {
   if (vip.id < counters_.max_vips) {
     add(counters_.vips[vip.id].packets, 1);
-    add(counters_.vips[vip.id].bytes, view.l3_length);
+    add(counters_.vips[vip.id].bytes, bytes);
   }
   if (backend.id < counters_.max_backends) {
     add(counters_.backends[backend.id].packets, 1);
-    add(counters_.backends[backend.id].bytes, view.l3_length);
+    add(counters_.backends[backend.id].bytes, bytes);
   }
-  queue_tx(m);
 }
 
 void Worker::handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept {

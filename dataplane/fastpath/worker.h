@@ -116,6 +116,8 @@ class Worker {
   void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                       const abi::BackendEntry& backend, uint64_t hash) noexcept;
   void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
+  // Per VIP and per backend packets and bytes of a forwarded packet.
+  void count_forwarded(const abi::VipEntry& vip, const abi::BackendEntry& backend, uint32_t bytes) noexcept;
   void queue_tx(rte_mbuf* m) noexcept { tx_[tx_count_++] = m; }
   uint16_t flush_tx(WorkerPort& port) noexcept;
 

@@ -176,14 +176,7 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
   std::memcpy(frame + 6, port.mac, 6);
   const uint32_t frame_length = uint32_t{view.l3_offset} + view.l3_length;
   if (rte_pktmbuf_pkt_len(m) > frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_length));
-  if (vip.id < counters_.max_vips) {
-    add(counters_.vips[vip.id].packets, 1);
-    add(counters_.vips[vip.id].bytes, view.l3_length);
-  }
-  if (backend.id < counters_.max_backends) {
-    add(counters_.backends[backend.id].packets, 1);
-    add(counters_.backends[backend.id].bytes, view.l3_length);
-  }
+  count_forwarded(vip, backend, view.l3_length);
   queue_tx(m);
 }
 

@@ -6,15 +6,14 @@ directly. Checks that connections land where `eclbctl which` (Maglev) says, that
 echoes intact, and that removing a gateway moves only its flows."""
 import argparse
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
 from harness import Eclbctl, Process, Results, wait_for  # noqa: E402
 
 parser = argparse.ArgumentParser()
@@ -70,41 +69,8 @@ def predicted(port):
     return which["backend"]["name"] if which and which["backend"] else None
 
 
-class Connection:
-    def __init__(self, port):
-        self.port = port
-        self.sock = socket.socket()
-        self.sock.bind(("10.99.0.10", port))
-        self.sock.settimeout(3)
-        self.sock.connect((VIP, PORT))
-        banner = b""
-        while not banner.endswith(b"\n"):
-            chunk = self.sock.recv(100)
-            if not chunk:
-                raise ConnectionError("closed before the banner")
-            banner += chunk
-        self.backend, self.seen_as = banner.decode().split()
-
-    def echo(self, size):
-        data = random.randbytes(size)
-        self.sock.sendall(data)
-        got = b""
-        while len(got) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            got += chunk
-        return got == data
-
-
-def open_connections(ports):
-    connections, errors = [], []
-    for port in ports:
-        try:
-            connections.append(Connection(port))
-        except OSError as error:
-            errors.append(f"{port}: {error}")
-    return connections, errors
+def open_connections(ports, timeout=3):
+    return harness.open_connections(VIP, PORT, ports, timeout)
 
 
 exit_code = 1

@@ -7,9 +7,7 @@ traffic breaks no connection; a removed gateway's connections are reset and no o
 an exhausted local port range is a counted drop that recovers once connections close."""
 import argparse
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
 from harness import Eclbctl, Process, Results, wait_for  # noqa: E402
 
 parser = argparse.ArgumentParser()
@@ -62,41 +61,8 @@ def stats():
     return ctl.json("stats") or {"totals": {"table_generation": 0, "drops": {}}}
 
 
-class Connection:
-    def __init__(self, port, timeout=3):
-        self.port = port
-        self.sock = socket.socket()
-        self.sock.bind(("10.99.0.10", port))
-        self.sock.settimeout(timeout)
-        self.sock.connect((VIP, PORT))
-        banner = b""
-        while not banner.endswith(b"\n"):
-            chunk = self.sock.recv(100)
-            if not chunk:
-                raise ConnectionError("closed before the banner")
-            banner += chunk
-        self.backend, self.seen_as = banner.decode().split()
-
-    def echo(self, size):
-        data = random.randbytes(size)
-        self.sock.sendall(data)
-        got = b""
-        while len(got) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            got += chunk
-        return got == data
-
-
 def open_connections(ports, timeout=3):
-    opened, errors = [], []
-    for port in ports:
-        try:
-            opened.append(Connection(port, timeout))
-        except OSError as error:
-            errors.append(f"{port}: {error}")
-    return opened, errors
+    return harness.open_connections(VIP, PORT, ports, timeout)
 
 
 write_config(GATEWAYS)

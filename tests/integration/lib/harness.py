@@ -85,3 +85,46 @@ def fail_fast(message):
     print(f"FAIL: {message}", flush=True)
     print("0 passed, 1 failed", flush=True)
     sys.exit(1)
+
+
+class GatewayConnection:
+    """A TCP connection through the VIP to a gateway_server.py: reads the greeting
+    ("<gateway> <client as the gateway sees it>"), then echoes."""
+
+    def __init__(self, vip, vip_port, port, timeout=3, source="10.99.0.10"):
+        import socket
+        self.port = port
+        self.sock = socket.socket()
+        self.sock.bind((source, port))
+        self.sock.settimeout(timeout)
+        self.sock.connect((vip, vip_port))
+        banner = b""
+        while not banner.endswith(b"\n"):
+            chunk = self.sock.recv(100)
+            if not chunk:
+                raise ConnectionError("closed before the banner")
+            banner += chunk
+        self.backend, self.seen_as = banner.decode().split()
+
+    def echo(self, size):
+        import random
+        data = random.randbytes(size)
+        self.sock.sendall(data)
+        got = b""
+        while len(got) < size:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            got += chunk
+        return got == data
+
+
+def open_connections(vip, vip_port, ports, timeout=3):
+    """Opens a GatewayConnection from each client port; returns (opened, errors)."""
+    opened, errors = [], []
+    for port in ports:
+        try:
+            opened.append(GatewayConnection(vip, vip_port, port, timeout))
+        except OSError as error:
+            errors.append(f"{port}: {error}")
+    return opened, errors
