@@ -160,6 +160,25 @@ async def scenario():
     results.check(on_vm3 and not await echo_all(on_vm3), f"its {len(on_vm3)} existing connections continue")
     subprocess.run(ctl.base + ["undrain", "vm3"], capture_output=True)
 
+    # what-if: removing vm1 moves its third of the table, and exactly its current flows.
+    whatif = ctl.json("what-if", "gateways", "--remove", "vm1")
+    flows = ctl.json("flows", "gateways", "--limit", "0")
+    on_vm1 = flows["by_backend"].get("vm1", 0) if flows else -1
+    results.check(whatif is not None and abs(whatif["slots_moved_share"] - 1 / 3) < 0.01 and whatif["flows_moved"] == on_vm1,
+                  f"what-if --remove vm1: {whatif and whatif['slots_moved_share']:.3f} of the slots (vm1's third), "
+                  f"{whatif and whatif['flows_moved']} flows = the {on_vm1} flows on vm1")
+
+    # A weight ramp through the admin socket.
+    out = subprocess.run(ctl.base + ["weight", "vm1", "3", "--ramp", "1s"], capture_output=True, text=True)
+    ramped = wait_for(lambda: any(b["name"] == "vm1" and b["weight"] == 3
+                                  for b in (ctl.json("backends", "gateways") or {"backends": []})["backends"]), 5)
+    shares = {b["name"]: b["share"] for b in ctl.json("backends", "gateways")["backends"]}
+    results.check(out.returncode == 0 and ramped and abs(shares["vm1"] - 0.6) < 0.01,
+                  f"eclbctl weight vm1 3 --ramp 1s: weight 3 reached, vm1 owns {shares['vm1']:.3f} of the table")
+    subprocess.run(ctl.base + ["weight", "vm1", "1"], capture_output=True)
+    mode = oct(os.stat(f"{work}/admin.sock").st_mode & 0o777)
+    results.check(mode == "0o600", "the admin socket is mode 0600", mode)
+
     # A bad reload keeps the running config.
     before = generation()
     with open(f"{work}/base.yaml", "w") as f:
