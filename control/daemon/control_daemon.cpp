@@ -459,7 +459,10 @@ int ControlDaemon::run() {
   // While a weight ramps, re-plan every second (publications happen only when an
   // integer weight actually moved).
   std::function<void()> tick = [this, &tick] {
-    if (overrides_.ramping(loop_.now())) request_publish("weight ramp");
+    // One more round after a ramp ends, so its final weight is published too.
+    const bool ramping = overrides_.ramping(loop_.now());
+    if (ramping || ramp_was_active_) request_publish("weight ramp");
+    ramp_was_active_ = ramping;
     ramp_timer_ = loop_.after(std::chrono::seconds(1), tick);
   };
   ramp_timer_ = loop_.after(std::chrono::seconds(1), tick);

@@ -80,6 +80,7 @@ class ControlDaemon {
   bool publish_pending_ = false;
   std::string pending_reasons_;
   EventLoop::TimerId ramp_timer_ = 0;
+  bool ramp_was_active_ = false;
   uint64_t publishes_ = 0;
   double publish_seconds_sum_ = 0;
   double last_publish_seconds_ = 0;

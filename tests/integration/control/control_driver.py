@@ -172,7 +172,8 @@ async def scenario():
     out = subprocess.run(ctl.base + ["weight", "vm1", "3", "--ramp", "1s"], capture_output=True, text=True)
     ramped = wait_for(lambda: any(b["name"] == "vm1" and b["weight"] == 3
                                   for b in (ctl.json("backends", "gateways") or {"backends": []})["backends"]), 5)
-    shares = {b["name"]: b["share"] for b in ctl.json("backends", "gateways")["backends"]}
+    listing = ctl.json("backends", "gateways")["backends"]
+    shares = {b["name"]: b["share"] for b in listing}
     results.check(out.returncode == 0 and ramped and abs(shares["vm1"] - 0.6) < 0.01,
                   f"eclbctl weight vm1 3 --ramp 1s: weight 3 reached, vm1 owns {shares['vm1']:.3f} of the table")
     subprocess.run(ctl.base + ["weight", "vm1", "1"], capture_output=True)
