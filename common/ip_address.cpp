@@ -128,6 +128,22 @@ unsigned to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) noexcept {
   return sizeof *a;
 }
 
+Endpoint from_sockaddr(const sockaddr_storage& in) noexcept {
+  Endpoint endpoint;
+  if (in.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&in);
+    endpoint.address.family = abi::AddressFamily::kIpv6;
+    std::memcpy(endpoint.address.bytes.data(), &a->sin6_addr, 16);
+    endpoint.port = ntohs(a->sin6_port);
+  } else if (in.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&in);
+    endpoint.address.family = abi::AddressFamily::kIpv4;
+    std::memcpy(endpoint.address.bytes.data(), &a->sin_addr, 4);
+    endpoint.port = ntohs(a->sin_port);
+  }
+  return endpoint;
+}
+
 std::string Endpoint::to_string() const {
   if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
   return fmt::format("{}:{}", address.to_string(), port);

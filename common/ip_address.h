@@ -56,6 +56,8 @@ struct IpPrefix {
 
 // Fills a sockaddr_in / sockaddr_in6 for `endpoint`; returns its length.
 unsigned to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) noexcept;
+// The reverse, for AF_INET and AF_INET6 (anything else: family kNone).
+Endpoint from_sockaddr(const sockaddr_storage& in) noexcept;
 
 // Parses a decimal port 1-65535.
 Result<uint16_t> parse_port(std::string_view text);

@@ -132,7 +132,7 @@ Result<void> validate_copy(const TableView& view, const TableLayout& layout) {
       return make_error("vip {}: bad protocol", v);
     }
     if (vip.mode != abi::ForwardMode::kDsrIpip && vip.mode != abi::ForwardMode::kDsrGue &&
-        vip.mode != abi::ForwardMode::kFullNat) {
+        vip.mode != abi::ForwardMode::kFullNat && vip.mode != abi::ForwardMode::kL7Proxy) {
       return make_error("vip {}: bad forwarding mode", v);
     }
     if (!terminated(vip.name, sizeof vip.name)) return make_error("vip {}: name not terminated", v);

@@ -15,7 +15,7 @@ fi
 BUILD_PACKAGES=(
   g++ clang llvm lld meson ninja-build pkg-config git
   libdpdk-dev dpdk dpdk-dev libbpf-dev bpftool libxdp-dev libelf-dev zlib1g-dev libpcap-dev libnuma-dev
-  libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev libxxhash-dev
+  libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev libxxhash-dev libhttp-parser-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libclang-rt-14-dev libfuzzer-14-dev
 )
@@ -23,6 +23,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   iproute2 ethtool nftables tcpdump iputils-ping curl socat procps psmisc
   python3 python3-scapy python3-websockets python3-matplotlib python3-xxhash
+  openssl nginx-light
 )
 
 missing=()
@@ -33,7 +34,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # nginx is only run by the tests, inside their namespaces: keep its package from
+  # starting a system service on port 80 (policy-rc.d 101 = "not now").
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; own_policy=1; fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ "$own_policy" = 1 ] && rm -f "$policy"
+  if command -v systemctl >/dev/null && systemctl is-enabled nginx >/dev/null 2>&1; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
 else
   echo "setup: all packages present"
 fi

@@ -43,6 +43,7 @@ std::string_view to_string(abi::ForwardMode mode) {
     case abi::ForwardMode::kDsrIpip: return "dsr-ipip";
     case abi::ForwardMode::kDsrGue: return "dsr-gue";
     case abi::ForwardMode::kFullNat: return "fullnat";
+    case abi::ForwardMode::kL7Proxy: return "l7";
   }
   return "unknown";
 }

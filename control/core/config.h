@@ -43,6 +43,31 @@ struct PoolConfig {
   HealthCheckConfig health;
 };
 
+struct TlsCertificateConfig {
+  std::string cert_path;  // PEM: certificate, then its chain
+  std::string key_path;   // PEM private key
+};
+
+// What a VIP of mode `l7` does beyond routing (control/l7): the proxy in eclb-control
+// listens on the VIP address itself, through the kernel's TCP stack.
+struct L7VipConfig {
+  // Empty: plain HTTP (the nginx image's non-TLS mode). Otherwise TLS 1.2+, the
+  // certificate chosen by SNI among these (the first one when no name matches).
+  std::vector<TlsCertificateConfig> certificates;
+  uint16_t redirect_port = 0;   // with TLS: also listen here, answering 301 to https://
+  std::string redirect_host;    // the redirect's host; empty: the request's Host header
+  bool proxy_protocol = false;  // send a PROXY protocol v2 header to the backend first
+};
+
+// Limits of the L7 proxy, for all its VIPs.
+struct L7Config {
+  uint32_t idle_timeout_s = 86400;        // no byte either way: close (agents idle for hours)
+  uint32_t handshake_timeout_ms = 10000;  // accept -> complete request head, TLS included
+  uint32_t connect_timeout_ms = 5000;     // towards the gateway
+  uint32_t max_header_bytes = 16384;      // request line and headers; more: 431
+  uint32_t max_connections = 50000;       // client connections; more are refused at accept
+};
+
 struct VipConfig {
   std::string name;
   Endpoint endpoint;  // VIP address and port
@@ -50,6 +75,7 @@ struct VipConfig {
   abi::ForwardMode mode = abi::ForwardMode::kFullNat;
   std::string pool;
   uint32_t table_size = abi::kDefaultTableSize;
+  L7VipConfig l7;  // mode kL7Proxy only
 };
 
 struct TablesConfig {
@@ -111,6 +137,7 @@ struct Config {
   DataplaneConfig dataplane;
   std::vector<PoolConfig> pools;
   std::vector<VipConfig> vips;
+  L7Config l7;
 
   const PoolConfig* find_pool(const std::string& name) const;
 };

@@ -5,7 +5,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -363,7 +365,8 @@ abi::ForwardMode parse_mode(const Reader& reader, const YAML::Node& node, const 
   if (text == "fullnat") return abi::ForwardMode::kFullNat;
   if (text == "dsr-ipip") return abi::ForwardMode::kDsrIpip;
   if (text == "dsr-gue") return abi::ForwardMode::kDsrGue;
-  reader.fail(node, field, fmt::format("unknown mode \"{}\" (expected fullnat, dsr-ipip or dsr-gue)", text));
+  if (text == "l7") return abi::ForwardMode::kL7Proxy;
+  reader.fail(node, field, fmt::format("unknown mode \"{}\" (expected fullnat, dsr-ipip, dsr-gue or l7)", text));
 }
 
 abi::L4Protocol parse_protocol(const Reader& reader, const YAML::Node& node, const std::string& field) {
@@ -373,10 +376,71 @@ abi::L4Protocol parse_protocol(const Reader& reader, const YAML::Node& node, con
   reader.fail(node, field, fmt::format("unknown protocol \"{}\" (expected tcp or udp)", text));
 }
 
+bool boolean(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  const std::string text = reader.scalar(node, field);
+  if (text != "true" && text != "false") reader.fail(node, field, "expected true or false");
+  return text == "true";
+}
+
+std::string readable_file(const Reader& reader, const YAML::Node& parent, const char* key, const std::string& field) {
+  const std::string path = reader.required_string(parent, key, field);
+  if (std::ifstream(path).fail()) {
+    reader.fail(parent[key], field + "." + key, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  }
+  return path;
+}
+
+L7VipConfig parse_l7_vip(const Reader& reader, const YAML::Node& node, const std::string& field) {
+  L7VipConfig l7;
+  if (!node.IsDefined()) return l7;
+  reader.expect_map(node, field);
+  reader.check_keys(node, field, {"tls", "redirect_port", "redirect_host", "proxy_protocol"});
+  if (const YAML::Node tls = node["tls"]; tls.IsDefined()) {
+    reader.expect_sequence(tls, field + ".tls");
+    if (tls.size() == 0) reader.fail(tls, field + ".tls", "list at least one certificate, or leave tls out");
+    for (size_t i = 0; i < tls.size(); ++i) {
+      const std::string item = fmt::format("{}.tls[{}]", field, i);
+      reader.expect_map(tls[i], item);
+      reader.check_keys(tls[i], item, {"cert", "key"});
+      l7.certificates.push_back({readable_file(reader, tls[i], "cert", item), readable_file(reader, tls[i], "key", item)});
+    }
+  }
+  if (node["redirect_port"].IsDefined()) {
+    if (l7.certificates.empty()) reader.fail(node["redirect_port"], field + ".redirect_port", "needs tls (it redirects to https)");
+    l7.redirect_port = static_cast<uint16_t>(reader.unsigned_value(node["redirect_port"], field + ".redirect_port", 1, 65535));
+  }
+  if (node["redirect_host"].IsDefined()) {
+    l7.redirect_host = reader.scalar(node["redirect_host"], field + ".redirect_host");
+    if (l7.redirect_host.empty() || l7.redirect_host.find_first_of(" \r\n/") != std::string::npos) {
+      reader.fail(node["redirect_host"], field + ".redirect_host", "expected a host name (no spaces or /)");
+    }
+  }
+  if (node["proxy_protocol"].IsDefined()) l7.proxy_protocol = boolean(reader, node["proxy_protocol"], field + ".proxy_protocol");
+  return l7;
+}
+
+L7Config parse_l7(const Reader& reader, const YAML::Node& node) {
+  L7Config l7;
+  if (!node.IsDefined()) return l7;
+  reader.expect_map(node, "l7");
+  reader.check_keys(node, "l7",
+                    {"idle_timeout_s", "handshake_timeout_ms", "connect_timeout_ms", "max_header_bytes", "max_connections"});
+  l7.idle_timeout_s = static_cast<uint32_t>(reader.optional_unsigned(node, "idle_timeout_s", "l7", l7.idle_timeout_s, 1, 30 * 86400));
+  l7.handshake_timeout_ms = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "handshake_timeout_ms", "l7", l7.handshake_timeout_ms, 100, 600000));
+  l7.connect_timeout_ms = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "connect_timeout_ms", "l7", l7.connect_timeout_ms, 100, 600000));
+  l7.max_header_bytes = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "max_header_bytes", "l7", l7.max_header_bytes, 1024, 1u << 20));
+  l7.max_connections = static_cast<uint32_t>(
+      reader.optional_unsigned(node, "max_connections", "l7", l7.max_connections, 1, 1000000));
+  return l7;
+}
+
 VipConfig parse_vip(const Reader& reader, const YAML::Node& node, const std::string& field,
                     const std::vector<PoolConfig>& pools) {
   reader.expect_map(node, field);
-  reader.check_keys(node, field, {"name", "address", "port", "protocol", "mode", "pool", "table_size"});
+  reader.check_keys(node, field, {"name", "address", "port", "protocol", "mode", "pool", "table_size", "l7"});
   VipConfig vip;
   vip.name = reader.required_string(node, "name", field);
   check_name(reader, node["name"], field + ".name", vip.name, abi::kVipNameBytes - 1);
@@ -387,6 +451,16 @@ VipConfig parse_vip(const Reader& reader, const YAML::Node& node, const std::str
   vip.endpoint.port = static_cast<uint16_t>(reader.unsigned_value(node["port"], field + ".port", 1, 65535));
   if (node["protocol"].IsDefined()) vip.protocol = parse_protocol(reader, node["protocol"], field + ".protocol");
   if (node["mode"].IsDefined()) vip.mode = parse_mode(reader, node["mode"], field + ".mode");
+  if (node["l7"].IsDefined() && vip.mode != abi::ForwardMode::kL7Proxy) {
+    reader.fail(node["l7"], field + ".l7", "only VIPs of mode l7 take l7 settings");
+  }
+  if (vip.mode == abi::ForwardMode::kL7Proxy && vip.protocol != abi::L4Protocol::kTcp) {
+    reader.fail(node["protocol"], field + ".protocol", "mode l7 is TCP only");
+  }
+  vip.l7 = parse_l7_vip(reader, node["l7"], field + ".l7");
+  if (vip.l7.redirect_port == vip.endpoint.port && vip.l7.redirect_port != 0) {
+    reader.fail(node["l7"]["redirect_port"], field + ".l7.redirect_port", "must differ from the VIP port");
+  }
   vip.pool = reader.required_string(node, "pool", field);
   const auto pool = std::find_if(pools.begin(), pools.end(), [&](const PoolConfig& p) { return p.name == vip.pool; });
   if (pool == pools.end()) reader.fail(node["pool"], field + ".pool", fmt::format("no pool named \"{}\"", vip.pool));
@@ -417,11 +491,12 @@ Config parse_root(const Reader& reader, const YAML::Node& root, const std::strin
   config.source = source;
   if (root.IsNull() || !root.IsDefined()) reader.fail(root, "(top level)", "empty configuration");
   reader.expect_map(root, "(top level)");
-  reader.check_keys(root, "", {"tables", "control", "pools", "vips", "dataplane"});
+  reader.check_keys(root, "", {"tables", "control", "pools", "vips", "dataplane", "l7"});
   config.tables = parse_tables(reader, root["tables"]);
   config.control = parse_control(reader, root["control"]);
   config.dataplane = parse_dataplane(reader, root["dataplane"]);
   config.pools = parse_pools(reader, root["pools"]);
+  config.l7 = parse_l7(reader, root["l7"]);
   const YAML::Node vips = root["vips"];
   if (vips.IsDefined()) {
     reader.expect_sequence(vips, "vips");

@@ -4,6 +4,8 @@
 #include <netdb.h>
 
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -30,6 +32,23 @@ Result<IpAddress> resolve(const std::string& name) {
   std::memcpy(address.bytes.data(), &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, 4);
   freeaddrinfo(found);
   return address;
+}
+
+// The image's certificate: ECLB_TLS_CERT / ECLB_TLS_KEY (relative to the env file), or
+// cert.crt and certkey.key beside the env file. None: plain HTTP.
+Result<std::optional<TlsCertificateConfig>> find_certificate(const std::string& cert, const std::string& key,
+                                                            const std::string& source) {
+  const std::filesystem::path directory = std::filesystem::path(source).parent_path();
+  // path / "/absolute" is "/absolute": absolute settings are taken as they are.
+  const auto beside = [&](const std::string& name) { return (directory / name).string(); };
+  if (cert.empty() != key.empty()) return make_error("{}: set both ECLB_TLS_CERT and ECLB_TLS_KEY, or neither", source);
+  TlsCertificateConfig found{beside(cert.empty() ? "cert.crt" : cert), beside(key.empty() ? "certkey.key" : key)};
+  const bool cert_readable = !std::ifstream(found.cert_path).fail();
+  const bool key_readable = !std::ifstream(found.key_path).fail();
+  if (cert.empty() && !cert_readable && !key_readable) return std::optional<TlsCertificateConfig>();
+  if (!cert_readable) return make_error("{}: cannot read the certificate {}", source, found.cert_path);
+  if (!key_readable) return make_error("{}: cannot read the certificate key {}", source, found.key_path);
+  return std::optional<TlsCertificateConfig>(found);
 }
 
 }  // namespace
@@ -84,15 +103,27 @@ Result<Config> config_from_env(const std::map<std::string, std::string>& env, co
   auto address = vip_text.empty() ? resolve(dns_name) : IpAddress::parse(vip_text);
   if (!address) return std::move(address).context(source + ": " + (vip_text.empty() ? "DNS_NAME" : "ECLB_VIP"));
   vip.endpoint.address = *address;
-  const std::string port = get("ECLB_VIP_PORT");
-  auto parsed_port = parse_port(port.empty() ? "80" : port);
-  if (!parsed_port) return std::move(parsed_port).context(source + ": ECLB_VIP_PORT");
-  vip.endpoint.port = *parsed_port;
+  auto certificate = find_certificate(get("ECLB_TLS_CERT"), get("ECLB_TLS_KEY"), source);
+  if (!certificate) return std::move(certificate).error();
   const std::string mode = get("ECLB_MODE");
-  if (mode.empty() || mode == "fullnat") vip.mode = abi::ForwardMode::kFullNat;
+  if (mode.empty()) vip.mode = *certificate ? abi::ForwardMode::kL7Proxy : abi::ForwardMode::kFullNat;
+  else if (mode == "fullnat") vip.mode = abi::ForwardMode::kFullNat;
   else if (mode == "dsr-ipip") vip.mode = abi::ForwardMode::kDsrIpip;
   else if (mode == "dsr-gue") vip.mode = abi::ForwardMode::kDsrGue;
-  else return make_error("{}: ECLB_MODE \"{}\" (expected fullnat, dsr-ipip or dsr-gue)", source, mode);
+  else if (mode == "l7") vip.mode = abi::ForwardMode::kL7Proxy;
+  else return make_error("{}: ECLB_MODE \"{}\" (expected fullnat, dsr-ipip, dsr-gue or l7)", source, mode);
+  const bool tls = vip.mode == abi::ForwardMode::kL7Proxy && certificate->has_value();
+  if (tls) {
+    // The image: TLS on 443, plain HTTP on 80 answered with a redirect to https://DNS_NAME.
+    vip.l7.certificates.push_back(**certificate);
+    vip.l7.redirect_port = 80;
+    vip.l7.redirect_host = dns_name;
+  }
+  const std::string port = get("ECLB_VIP_PORT");
+  auto parsed_port = parse_port(port.empty() ? (tls ? "443" : "80") : port);
+  if (!parsed_port) return std::move(parsed_port).context(source + ": ECLB_VIP_PORT");
+  vip.endpoint.port = *parsed_port;
+  if (vip.endpoint.port == vip.l7.redirect_port) vip.l7.redirect_port = 0;
   for (const BackendConfig& backend : pool.backends) {
     if (backend.endpoint.address.family != vip.endpoint.address.family) {
       return make_error("{}: gateway {} and the VIP {} are of different address families", source,

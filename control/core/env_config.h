@@ -6,7 +6,13 @@
 //   ECLB_VIP=10.0.0.100                 (eclb) the VIP address
 //   ECLB_VIP_PORT=80                    (eclb) the VIP port of the L4 path (default 80, the
 //                                          image's plain HTTP/WebSocket listener)
-//   ECLB_MODE=fullnat                   (eclb) forwarding mode (default fullnat)
+//   ECLB_MODE=fullnat                   (eclb) fullnat, dsr-ipip, dsr-gue or l7 (default:
+//                                          l7 when a certificate is found, else fullnat)
+//   cert.crt, certkey.key               the image's certificate, beside the env file, or
+//   ECLB_TLS_CERT=/path ECLB_TLS_KEY=   (eclb) elsewhere. With one, the VIP is the image's
+//                                          TLS listener: l7 on 443, and port 80 answers
+//                                          301 to https://DNS_NAME
+//   ECLB_MODE=l7 without a certificate  the image's non-TLS mode: l7 proxy on port 80
 // Everything else (tables, dataplane, control, health checks of pool "gateways") comes
 // from an optional base YAML config.
 #pragma once

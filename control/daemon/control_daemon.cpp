@@ -148,6 +148,13 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
     if (!endpoint) return std::move(endpoint).error();
     if (auto listening = daemon->metrics_->listen_tcp(*endpoint); !listening) return std::move(listening).error();
   }
+  if (options.serve_l7) {
+    auto proxy = L7Proxy::start();
+    if (!proxy) return std::move(proxy).error();
+    daemon->l7_ = std::move(*proxy);
+    if (auto configured = daemon->l7_->configure(*config); !configured) return std::move(configured).error();
+    for (const std::string& listener : daemon->l7_->describe()) log::info("l7", "listening {}", listener);
+  }
   daemon->apply_config(std::move(*config));
   log::info("control", "admin socket path=\"{}\" metrics=\"{}\"", daemon->config_.control.admin_socket,
             daemon->config_.control.metrics_listen.empty() ? "off" : daemon->config_.control.metrics_listen);
@@ -211,6 +218,7 @@ Result<std::optional<PublishReport>> ControlDaemon::publish(bool force) {
     if (!any) log::warn("publish", "vip=\"{}\" has no backend up: its new flows are dropped (no_backend)", vip.name);
   }
   published_ = std::move(*content);
+  if (l7_) l7_->set_tables(std::make_shared<const TableContent>(*published_));
   return std::optional<PublishReport>(*report);
 }
 
@@ -244,11 +252,19 @@ Result<std::optional<PublishReport>> ControlDaemon::reload() {
     ++reloads_failed_;
     return make_error("reload rejected, keeping the running config: the tables section changed (needs a restart)");
   }
+  // Listeners and certificates first: a bad certificate rejects the reload untouched.
+  if (l7_) {
+    if (auto configured = l7_->configure(*config); !configured) {
+      ++reloads_failed_;
+      return std::move(configured).context("reload rejected, keeping the running config");
+    }
+  }
   Config previous = std::move(config_);
   apply_config(std::move(*config));
   auto report = publish();
   if (!report) {
     ++reloads_failed_;
+    if (l7_) (void)l7_->configure(previous);
     apply_config(std::move(previous));
     return std::move(report).context("reload rejected, keeping the running config");
   }
@@ -281,7 +297,8 @@ json ControlDaemon::handle_admin(const json& request) {
   if (command == "reload") return published(reload());
   if (command == "status") {
     return {{"ok", true},        {"generation", writer_->generation()}, {"config", config_.source},
-            {"publishes", publishes_}, {"vips", config_.vips.size()},        {"health_checks", health_.checks_run()}};
+            {"publishes", publishes_}, {"vips", config_.vips.size()},        {"health_checks", health_.checks_run()},
+            {"l7", l7_status()}};
   }
   if (command == "health") {
     json backends = json::array();
@@ -411,6 +428,7 @@ std::string ControlDaemon::render_metrics() {
       }
     }
   }
+  if (l7_) render_l7_metrics(out);
   if (totals) {
     metric("eclb_dataplane_up", "gauge", "1 if eclb-dataplane refreshed its counters in the last 5 s.");
     out += fmt::format("eclb_dataplane_up {}\n", stats_->writer_alive() && stats_->heartbeat_age_ms() < 5000 ? 1 : 0);
@@ -430,6 +448,35 @@ std::string ControlDaemon::render_metrics() {
     out += "eclb_dataplane_up 0\n";
   }
   return out;
+}
+
+json ControlDaemon::l7_status() const {
+  json out = json::object();
+  if (!l7_) return out;
+  for (const auto& [vip, c] : l7_->counters()) {
+    json counters = {{"connections", c->active.load(std::memory_order_relaxed)}};
+#define ECLB_L7_JSON(name, help) counters[#name] = c->name.load(std::memory_order_relaxed);
+    ECLB_L7_COUNTERS(ECLB_L7_JSON)
+#undef ECLB_L7_JSON
+    out[vip] = counters;
+  }
+  return out;
+}
+
+void ControlDaemon::render_l7_metrics(std::string& out) const {
+  const auto counters = l7_->counters();
+  if (counters.empty()) return;
+  out += "# HELP eclb_l7_connections Open client connections of the L7 proxy.\n# TYPE eclb_l7_connections gauge\n";
+  for (const auto& [vip, c] : counters) {
+    out += fmt::format("eclb_l7_connections{{vip=\"{}\"}} {}\n", escape_label(vip), c->active.load(std::memory_order_relaxed));
+  }
+#define ECLB_L7_METRIC(name, help)                                                                              \
+  out += "# HELP eclb_l7_" #name "_total " help ".\n# TYPE eclb_l7_" #name "_total counter\n";                  \
+  for (const auto& [vip, c] : counters) {                                                                       \
+    out += fmt::format("eclb_l7_" #name "_total{{vip=\"{}\"}} {}\n", escape_label(vip), c->name.load(std::memory_order_relaxed)); \
+  }
+  ECLB_L7_COUNTERS(ECLB_L7_METRIC)
+#undef ECLB_L7_METRIC
 }
 
 int ControlDaemon::run() {

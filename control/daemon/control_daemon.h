@@ -4,7 +4,8 @@
 // health, drains, weights (and their ramps) or the config change, and only then, logging
 // each publication once with what changed. Serves the admin socket (eclbctl drain,
 // undrain, weight, reload, health, status) and Prometheus metrics. Everything runs on one
-// EventLoop thread. Killing it leaves the dataplane forwarding with the last tables; a
+// EventLoop thread, except the L7 proxy of mode-l7 VIPs (control/l7), which has its own
+// and gets each publication's tables handed over. Killing it leaves the dataplane forwarding with the last tables; a
 // restarted one adopts the table region with no gap.
 #pragma once
 
@@ -24,6 +25,7 @@
 #include "control/daemon/stream_server.h"
 #include "control/event/event_loop.h"
 #include "control/health/health_monitor.h"
+#include "control/l7/l7_proxy.h"
 #include "control/publish/table_writer.h"
 
 namespace eclb::ctl {
@@ -34,6 +36,7 @@ struct DaemonOptions {
   std::string segment_override;  // replaces tables.segment when set
   std::string admin_override;    // replaces control.admin_socket when set
   std::string metrics_override;  // replaces control.metrics when set ("off" disables)
+  bool serve_l7 = true;          // run the L7 proxy of mode-l7 VIPs (not for --once)
 };
 
 // The config described by `options` (for --check, start and reload).
@@ -65,6 +68,8 @@ class ControlDaemon {
   MemberState member_state(const PoolConfig& pool, const BackendConfig& backend) const;
   void request_publish(const std::string& why);
   void apply_config(Config config);
+  void render_l7_metrics(std::string& out) const;
+  nlohmann::json l7_status() const;
   Result<std::pair<std::string, Endpoint>> find_backend(const std::string& selector, const std::string& pool) const;
 
   DaemonOptions options_;
@@ -85,6 +90,7 @@ class ControlDaemon {
   double publish_seconds_sum_ = 0;
   double last_publish_seconds_ = 0;
   uint64_t reloads_failed_ = 0;
+  std::unique_ptr<L7Proxy> l7_;  // last: its thread stops first
 };
 
 }  // namespace eclb::ctl

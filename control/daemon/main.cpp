@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "control/daemon/control_daemon.h"
+#include "control/l7/tls_store.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"eclb-control: config, health checks, Maglev tables and their publication to the dataplane"};
@@ -26,13 +27,24 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "{}\n", config.error().message);
       return 1;
     }
+    // Certificates load as they would at start (a key that does not match, a bad PEM).
+    for (const auto& vip : config->vips) {
+      if (vip.l7.certificates.empty()) continue;
+      if (auto store = eclb::ctl::TlsStore::load(vip.l7.certificates); !store) {
+        fmt::print(stderr, "{}: VIP {}: {}\n", config->source, vip.name, store.error().message);
+        return 1;
+      }
+    }
     size_t backends = 0;
     for (const auto& pool : config->pools) backends += pool.backends.size();
     fmt::print("{}: OK ({} VIPs, {} pools, {} backends)\n", config->source, config->vips.size(), config->pools.size(),
                backends);
     return 0;
   }
-  if (once) options.metrics_override = "off";
+  if (once) {
+    options.metrics_override = "off";
+    options.serve_l7 = false;
+  }
 
   // Block the signals the daemon handles through signalfd before any thread starts.
   sigset_t signals;

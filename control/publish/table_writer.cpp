@@ -325,6 +325,10 @@ Result<PublishReport> TableWriter::publish(const TableContent& content) {
     }
     std::memcpy(slots + slot_position, in.slots.data(), in.slots.size() * sizeof(abi::SlotValue));
 
+    backend_position += vip.backend_count;
+    slot_position += in.table_size;
+    // L7 VIPs belong to eclb-control's proxy: the dataplane must not match them.
+    if (vip.mode == abi::ForwardMode::kL7Proxy) continue;
     uint64_t position = abi::vip_key_hash(vip.address, vip.port, vip.protocol) & index_mask;
     while (vip_index[position] != abi::kVipIndexEmpty) position = (position + 1) & index_mask;
     vip_index[position] = v + 1;
@@ -336,9 +340,6 @@ Result<PublishReport> TableWriter::publish(const TableContent& content) {
       position = (position + 1) & index_mask;
     }
     if (!address_known) address_index[position] = v + 1;
-
-    backend_position += vip.backend_count;
-    slot_position += in.table_size;
   }
 
   copy_header->used_bytes = layout.slots_offset + slot_position * sizeof(abi::SlotValue);

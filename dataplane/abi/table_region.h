@@ -39,7 +39,7 @@ namespace eclb::abi {
 
 inline constexpr uint64_t kTableRegionMagic = 0x314C4254424C4345ULL;  // "ECLBTBL1" in memory
 inline constexpr uint16_t kTableAbiMajor = 1;
-inline constexpr uint16_t kTableAbiMinor = 0;
+inline constexpr uint16_t kTableAbiMinor = 1;  // 1: ForwardMode::kL7Proxy
 inline constexpr uint32_t kTableCopies = 2;
 inline constexpr uint32_t kNoBackend = 0xFFFFFFFFu;
 inline constexpr uint32_t kVipIndexEmpty = 0;  // vip_index holds position + 1
@@ -52,7 +52,10 @@ inline constexpr uint64_t kCopyAlignment = 4096;
 
 enum class AddressFamily : uint8_t { kNone = 0, kIpv4 = 4, kIpv6 = 6 };
 enum class L4Protocol : uint8_t { kTcp = 6, kUdp = 17 };
-enum class ForwardMode : uint8_t { kDsrIpip = 1, kDsrGue = 2, kFullNat = 3 };
+// kL7Proxy VIPs are terminated by eclb-control (TLS offload, HTTP/WebSocket routing):
+// they are listed in vips[] with their members and slots, for eclbctl and the L7 router,
+// but left out of vip_index and address_index, so the dataplane never matches them.
+enum class ForwardMode : uint8_t { kDsrIpip = 1, kDsrGue = 2, kFullNat = 3, kL7Proxy = 4 };
 // kUp backends own table slots. kDrained ones own none but keep their established flows.
 // kDown ones own none and their flows are re-picked.
 enum class BackendState : uint8_t { kUp = 1, kDown = 2, kDrained = 3 };

@@ -82,7 +82,7 @@ TEST(ConfigLoaderTest, BadValuesNameLineAndField) {
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.300, port: 80, pool: p }\n"),
             "test.yaml:6: vips[0].address: invalid IP address \"10.0.0.300\"");
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: p, mode: nat }\n"),
-            "test.yaml:6: vips[0].mode: unknown mode \"nat\" (expected fullnat, dsr-ipip or dsr-gue)");
+            "test.yaml:6: vips[0].mode: unknown mode \"nat\" (expected fullnat, dsr-ipip, dsr-gue or l7)");
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: \"2001:db8::1\", port: 80, pool: p }\n"),
             "test.yaml:6: vips[0].address: VIP is IPv6 but backend 10.0.0.1:80 of pool \"p\" is IPv4");
   EXPECT_EQ(error_of(pool + "vips:\n  - { address: 10.0.0.9, port: 80, pool: p }\n"), "test.yaml:6: vips[0].name: missing");
@@ -104,6 +104,32 @@ TEST(ConfigLoaderTest, CapacityIsChecked) {
                      "      - { address: 10.0.0.1, port: 80 }\nvips:\n"
                      "  - { name: v, address: 10.0.0.9, port: 80, pool: p, table_size: 101 }\n"),
             "test.yaml:7: vips: 101 table slots exceed tables.max_table_slots 100");
+}
+
+TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
+  const std::string pool = "pools:\n  p:\n    backends:\n      - { address: 10.0.0.1, port: 80 }\n";
+  auto config = parse_config(pool + "l7: { idle_timeout_s: 7200, max_header_bytes: 8192 }\n"
+                                    "vips:\n  - { name: v, address: 10.0.0.9, port: 8000, mode: l7, pool: p,\n"
+                                    "      l7: { proxy_protocol: true } }\n",
+                             "test.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->vips[0].mode, abi::ForwardMode::kL7Proxy);
+  EXPECT_TRUE(config->vips[0].l7.proxy_protocol);
+  EXPECT_TRUE(config->vips[0].l7.certificates.empty());
+  EXPECT_EQ(config->l7.idle_timeout_s, 7200u);
+  EXPECT_EQ(config->l7.max_header_bytes, 8192u);
+  EXPECT_EQ(config->l7.handshake_timeout_ms, 10000u);
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: p, l7: { proxy_protocol: true } }\n"),
+            "test.yaml:6: vips[0].l7: only VIPs of mode l7 take l7 settings");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, mode: l7, pool: p,\n"
+                            "      l7: { tls: [ { cert: /nonexistent.crt, key: /nonexistent.key } ] } }\n"),
+            "test.yaml:7: vips[0].l7.tls[0].cert: cannot read /nonexistent.crt: No such file or directory");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, mode: l7, pool: p, l7: { redirect_port: 8080 } }\n"),
+            "test.yaml:6: vips[0].l7.redirect_port: needs tls (it redirects to https)");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 53, protocol: udp, mode: l7, pool: p }\n"),
+            "test.yaml:6: vips[0].protocol: mode l7 is TCP only");
+  EXPECT_EQ(error_of(pool + "l7: { idle_timeout: 5 }\n"), "test.yaml:5: l7.idle_timeout: unknown key (allowed: "
+            "idle_timeout_s, handshake_timeout_ms, connect_timeout_ms, max_header_bytes, max_connections)");
 }
 
 TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {

@@ -93,5 +93,44 @@ TEST(EnvConfigTest, HealthAndControlSectionsValidate) {
   EXPECT_THAT(metrics.error().message, HasSubstr("t.yaml:1: control.metrics:"));
 }
 
+TEST(EnvConfigTest, TheImageCertificateBesideTheFileMakesTheTlsListenerWithRedirect) {
+  test::TempDir dir;
+  std::ofstream(dir.file("cert.crt")) << "certificate\n";
+  std::ofstream(dir.file("certkey.key")) << "key\n";
+  const auto path = write(dir, "GATEWAY_LIST=\"10.0.0.21:8080 10.0.0.22:8080\"\nDNS_NAME=watchers.example.com\nECLB_VIP=10.0.0.100\n");
+  auto config = config_from_env(*read_env_file(path), path, Config{});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const VipConfig& vip = config->vips[0];
+  EXPECT_EQ(vip.mode, abi::ForwardMode::kL7Proxy);
+  EXPECT_EQ(vip.endpoint.to_string(), "10.0.0.100:443");
+  ASSERT_EQ(vip.l7.certificates.size(), 1u);
+  EXPECT_EQ(vip.l7.certificates[0].cert_path, dir.file("cert.crt"));
+  EXPECT_EQ(vip.l7.certificates[0].key_path, dir.file("certkey.key"));
+  EXPECT_EQ(vip.l7.redirect_port, 80);
+  EXPECT_EQ(vip.l7.redirect_host, "watchers.example.com");
+}
+
+TEST(EnvConfigTest, NonTlsL7ModeAndCertificateErrors) {
+  test::TempDir dir;
+  auto path = write(dir, "GATEWAY_LIST=10.0.0.21:8080\nECLB_VIP=10.0.0.100\nECLB_MODE=l7\n");
+  auto config = config_from_env(*read_env_file(path), path, Config{});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->vips[0].mode, abi::ForwardMode::kL7Proxy);
+  EXPECT_EQ(config->vips[0].endpoint.port, 80);
+  EXPECT_TRUE(config->vips[0].l7.certificates.empty());
+  EXPECT_EQ(config->vips[0].l7.redirect_port, 0);
+
+  path = write(dir, "GATEWAY_LIST=10.0.0.21:8080\nECLB_VIP=10.0.0.100\nECLB_TLS_CERT=/nonexistent/c.crt\n");
+  auto half = config_from_env(*read_env_file(path), path, Config{});
+  ASSERT_FALSE(half.ok());
+  EXPECT_THAT(half.error().message, HasSubstr("set both ECLB_TLS_CERT and ECLB_TLS_KEY"));
+
+  std::ofstream(dir.file("cert.crt")) << "certificate\n";  // the key is missing
+  path = write(dir, "GATEWAY_LIST=10.0.0.21:8080\nECLB_VIP=10.0.0.100\n");
+  auto missing = config_from_env(*read_env_file(path), path, Config{});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().message, HasSubstr("cannot read the certificate key"));
+}
+
 }  // namespace
 }  // namespace eclb::ctl

@@ -69,6 +69,25 @@ TEST(TableWriterTest, PublishedContentReadsBackThroughASnapshot) {
   EXPECT_EQ(owned, 257u);
 }
 
+TEST(TableWriterTest, L7VipsAreListedButNeverMatchedByTheDataplane) {
+  test::TempDir dir;
+  TableWriter writer = open_writer(dir.file("tables"));
+  TableContent content;
+  content.vips.push_back(make_vip("agents", "10.0.0.100:443", 3, 251, 1));
+  content.vips[0].mode = abi::ForwardMode::kL7Proxy;
+  content.vips.push_back(make_vip("web", "10.0.0.101:80", 2, 251, 2));
+  ASSERT_TRUE(writer.publish(content).ok());
+  const TableSnapshot snapshot = snapshot_of(dir.file("tables"));
+  ASSERT_EQ(snapshot.view.vips().size(), 2u);
+  EXPECT_EQ(snapshot.view.vips()[0].mode, abi::ForwardMode::kL7Proxy);
+  EXPECT_EQ(snapshot.view.slots_of(snapshot.view.vips()[0]).size(), 251u);
+  uint8_t l7[16] = {10, 0, 0, 100};
+  uint8_t l4[16] = {10, 0, 0, 101};
+  EXPECT_EQ(snapshot.view.find_vip(l7, 443, abi::L4Protocol::kTcp), nullptr);
+  EXPECT_EQ(snapshot.view.find_vip_address(l7), nullptr);  // no ARP answers for it either
+  EXPECT_NE(snapshot.view.find_vip(l4, 80, abi::L4Protocol::kTcp), nullptr);
+}
+
 TEST(TableWriterTest, EveryPublishBumpsTheGenerationAndFlipsTheCopy) {
   test::TempDir dir;
   TableWriter writer = open_writer(dir.file("tables"));

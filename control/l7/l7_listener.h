@@ -1,0 +1,50 @@
+// L7Listener: one listening socket of an L7 VIP: the VIP itself (TLS or plain proxy) or
+// its redirect port (plain HTTP answered with 301 to https://). Built by eclb-control's
+// thread from the config (so bind errors reach --check, start and reload), then handed
+// to the proxy thread. Immutable once built; sessions keep theirs alive.
+#pragma once
+
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+#include "control/core/config.h"
+#include "control/l7/l7_counters.h"
+#include "control/l7/tls_store.h"
+
+namespace eclb::ctl {
+
+// An owned file descriptor.
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd) noexcept : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct L7Listener {
+  enum class Kind { kProxy, kRedirect };
+  Kind kind = Kind::kProxy;
+  std::string vip_name;
+  Endpoint vip;     // the VIP (the routing key's destination)
+  Endpoint listen;  // the bound address: the VIP, or the VIP address at the redirect port
+  L7VipConfig settings;
+  std::shared_ptr<const TlsStore> tls;      // kProxy with certificates, else null
+  std::shared_ptr<L7Counters> counters;     // the VIP's, shared by its listeners and kept over reloads
+  std::shared_ptr<OwnedFd> socket;
+};
+
+// A non-blocking listening TCP socket on `endpoint` (SO_REUSEADDR; IPV6_V6ONLY for v6).
+Result<std::shared_ptr<OwnedFd>> listen_tcp_socket(const Endpoint& endpoint, int backlog);
+
+}  // namespace eclb::ctl

@@ -1,0 +1,282 @@
+// The L7 proxy's thread, listeners and hand-offs (see l7_proxy.h).
+#include "control/l7/l7_proxy.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+#include "common/log.h"
+#include "control/event/event_loop.h"
+#include "control/l7/proxy_session.h"
+
+namespace eclb::ctl {
+
+struct L7Proxy::Shared {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const L7Listener>> listeners;
+  L7Config limits;
+  uint64_t version = 0;  // of listeners + limits
+  std::shared_ptr<const TableContent> tables;
+  std::map<std::string, std::shared_ptr<L7Counters>> counters;  // by VIP, kept over reloads
+  bool stopping = false;
+  int wake_fd = -1;  // eventfd: the proxy thread re-reads the above
+
+  ~Shared() {
+    if (wake_fd >= 0) close(wake_fd);
+  }
+  void wake() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t ignored = write(wake_fd, &one, sizeof one);
+  }
+};
+
+class L7Proxy::Thread {
+ public:
+  explicit Thread(std::shared_ptr<Shared> shared)
+      : shared_(std::move(shared)),
+        context_{loop_, L7Config{}, [this] { return tables(); }, [this](ProxySession* session) { retire(session); }} {}
+
+  Result<void> start() {
+    if (auto watching = loop_.watch(shared_->wake_fd, EPOLLIN, [this](uint32_t) { on_wake(); }); !watching) {
+      return watching;
+    }
+    thread_ = std::thread([this] { loop_.run(); });
+    return success();
+  }
+
+  ~Thread() {
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->stopping = true;
+    }
+    shared_->wake();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::shared_ptr<const TableContent> tables() const {
+    std::lock_guard lock(shared_->mutex);
+    return shared_->tables;
+  }
+
+  void on_wake() {
+    uint64_t count = 0;
+    [[maybe_unused]] const ssize_t ignored = read(shared_->wake_fd, &count, sizeof count);
+    std::vector<std::shared_ptr<const L7Listener>> listeners;
+    bool changed = false;
+    {
+      std::lock_guard lock(shared_->mutex);
+      if (shared_->stopping) return shutdown();
+      if (shared_->version != version_) {
+        version_ = shared_->version;
+        listeners = shared_->listeners;
+        context_.limits = shared_->limits;
+        changed = true;
+      }
+    }
+    if (changed) adopt(std::move(listeners));
+  }
+
+  // Watches the new set's sockets and lets go of the old ones that are not in it.
+  void adopt(std::vector<std::shared_ptr<const L7Listener>> listeners) {
+    std::unordered_map<int, std::shared_ptr<const L7Listener>> next;
+    for (auto& listener : listeners) next[listener->socket->get()] = listener;
+    for (const auto& [fd, listener] : listening_) {
+      if (!next.contains(fd)) loop_.unwatch(fd);
+    }
+    for (const auto& [fd, listener] : next) {
+      loop_.unwatch(fd);  // re-watch: the callback must see the new listener (settings, certificates)
+      if (auto watching = loop_.watch(fd, EPOLLIN, [this, fd](uint32_t) { accept_from(fd); }); !watching) {
+        log::error("l7", "cannot watch listener listen={}: {}", listener->listen.to_string(), watching.error().message);
+      }
+    }
+    listening_ = std::move(next);
+  }
+
+  void accept_from(int listen_fd) {
+    const auto found = listening_.find(listen_fd);
+    if (found == listening_.end()) return;
+    const std::shared_ptr<const L7Listener> listener = found->second;
+    for (int accepted = 0; accepted < 64; ++accepted) {
+      sockaddr_storage peer{};
+      socklen_t length = sizeof peer;
+      const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_listener(listen_fd);
+        return;  // EAGAIN, or a connection that went away before accept
+      }
+      L7Counters::add(listener->counters->accepted);
+      if (sessions_.size() >= context_.limits.max_connections) {
+        L7Counters::add(listener->counters->refused);
+        close(fd);
+        continue;
+      }
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      auto session = std::make_unique<ProxySession>(context_, listener, fd, from_sockaddr(peer));
+      ProxySession* raw = session.get();
+      sessions_.emplace(raw, std::move(session));
+      raw->start();
+    }
+  }
+
+  // Out of descriptors or memory: stop accepting for a moment rather than spin on a
+  // listener that stays readable. Connections wait in the backlog meanwhile.
+  void pause_listener(int listen_fd) {
+    if (!paused_warned_) log::warn("l7", "accept: {}; pausing listeners for 200 ms", std::strerror(errno));
+    paused_warned_ = true;
+    loop_.unwatch(listen_fd);
+    loop_.after(std::chrono::milliseconds(200), [this, listen_fd] {
+      if (listening_.contains(listen_fd)) {
+        [[maybe_unused]] auto ignored = loop_.watch(listen_fd, EPOLLIN, [this, listen_fd](uint32_t) { accept_from(listen_fd); });
+      }
+    });
+  }
+
+  void retire(ProxySession* session) {
+    const auto found = sessions_.find(session);
+    if (found == sessions_.end()) return;
+    retired_.push_back(std::move(found->second));
+    sessions_.erase(found);
+    if (!sweep_scheduled_) {
+      sweep_scheduled_ = true;
+      loop_.after(std::chrono::milliseconds(0), [this] {
+        sweep_scheduled_ = false;
+        retired_.clear();
+      });
+    }
+  }
+
+  void shutdown() {
+    for (const auto& [fd, listener] : listening_) loop_.unwatch(fd);
+    listening_.clear();
+    std::vector<ProxySession*> open;
+    for (const auto& [session, owned] : sessions_) open.push_back(session);
+    for (ProxySession* session : open) session->abort();
+    retired_.clear();
+    loop_.stop();
+  }
+
+  std::shared_ptr<Shared> shared_;
+  EventLoop loop_;
+  ProxyContext context_;
+  std::thread thread_;
+  uint64_t version_ = 0;
+  std::unordered_map<int, std::shared_ptr<const L7Listener>> listening_;
+  std::unordered_map<ProxySession*, std::unique_ptr<ProxySession>> sessions_;
+  std::vector<std::unique_ptr<ProxySession>> retired_;
+  bool sweep_scheduled_ = false;
+  bool paused_warned_ = false;
+};
+
+L7Proxy::L7Proxy() : shared_(std::make_shared<Shared>()) {}
+
+L7Proxy::~L7Proxy() { thread_.reset(); }
+
+Result<std::unique_ptr<L7Proxy>> L7Proxy::start() {
+  std::unique_ptr<L7Proxy> proxy(new L7Proxy());
+  proxy->shared_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (proxy->shared_->wake_fd < 0) return make_error("eventfd: {}", std::strerror(errno));
+  proxy->thread_ = std::make_unique<Thread>(proxy->shared_);
+  if (auto started = proxy->thread_->start(); !started) return std::move(started).error();
+  return proxy;
+}
+
+Result<void> L7Proxy::configure(const Config& config) {
+  std::vector<std::shared_ptr<const L7Listener>> current;
+  std::map<std::string, std::shared_ptr<L7Counters>> counters;
+  {
+    std::lock_guard lock(shared_->mutex);
+    current = shared_->listeners;
+    counters = shared_->counters;
+  }
+  const auto reuse = [&](const Endpoint& endpoint) -> std::shared_ptr<OwnedFd> {
+    for (const auto& listener : current) {
+      if (listener->listen == endpoint) return listener->socket;
+    }
+    return nullptr;
+  };
+  std::vector<std::shared_ptr<const L7Listener>> next;
+  std::map<std::string, std::shared_ptr<L7Counters>> next_counters;
+  for (const VipConfig& vip : config.vips) {
+    if (vip.mode != abi::ForwardMode::kL7Proxy) continue;
+    auto& vip_counters = next_counters[vip.name];
+    vip_counters = counters.contains(vip.name) ? counters[vip.name] : std::make_shared<L7Counters>();
+    std::shared_ptr<const TlsStore> tls;
+    if (!vip.l7.certificates.empty()) {
+      auto loaded = TlsStore::load(vip.l7.certificates);
+      if (!loaded) return std::move(loaded).context(fmt::format("VIP {}", vip.name));
+      tls = std::move(*loaded);
+    }
+    const auto add = [&](L7Listener::Kind kind, const Endpoint& listen) -> Result<void> {
+      auto listener = std::make_shared<L7Listener>();
+      listener->kind = kind;
+      listener->vip_name = vip.name;
+      listener->vip = vip.endpoint;
+      listener->listen = listen;
+      listener->settings = vip.l7;
+      listener->tls = kind == L7Listener::Kind::kProxy ? tls : nullptr;
+      listener->counters = vip_counters;
+      listener->socket = reuse(listen);
+      if (listener->socket == nullptr) {
+        auto socket = listen_tcp_socket(listen, 4096);
+        if (!socket) return std::move(socket).context(fmt::format("VIP {}", vip.name));
+        listener->socket = std::move(*socket);
+      }
+      next.push_back(std::move(listener));
+      return success();
+    };
+    if (auto added = add(L7Listener::Kind::kProxy, vip.endpoint); !added) return added;
+    if (vip.l7.redirect_port != 0) {
+      if (auto added = add(L7Listener::Kind::kRedirect, Endpoint{vip.endpoint.address, vip.l7.redirect_port}); !added) {
+        return added;
+      }
+    }
+  }
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->listeners = std::move(next);
+    shared_->counters = std::move(next_counters);
+    shared_->limits = config.l7;
+    ++shared_->version;
+  }
+  shared_->wake();
+  return success();
+}
+
+void L7Proxy::set_tables(std::shared_ptr<const TableContent> tables) {
+  std::lock_guard lock(shared_->mutex);
+  shared_->tables = std::move(tables);
+}
+
+std::map<std::string, std::shared_ptr<const L7Counters>> L7Proxy::counters() const {
+  std::lock_guard lock(shared_->mutex);
+  return {shared_->counters.begin(), shared_->counters.end()};
+}
+
+std::vector<std::string> L7Proxy::describe() const {
+  std::lock_guard lock(shared_->mutex);
+  std::vector<std::string> out;
+  for (const auto& listener : shared_->listeners) {
+    std::string certificates;
+    if (listener->tls) {
+      for (const auto& names : listener->tls->names()) {
+        for (const auto& name : names) certificates += (certificates.empty() ? "" : ",") + name;
+      }
+    }
+    out.push_back(fmt::format("vip={} listen={} {}", listener->vip_name, listener->listen.to_string(),
+                              listener->kind == L7Listener::Kind::kRedirect ? "redirect=https"
+                              : listener->tls                                 ? "tls=" + certificates
+                                                                              : "tls=off"));
+  }
+  return out;
+}
+
+}  // namespace eclb::ctl

@@ -1,0 +1,54 @@
+// L7Proxy: eclb-control's TLS-offload and HTTP/WebSocket proxy for the VIPs of mode
+// `l7` (the nginx image's job). It runs on its own thread with its own EventLoop, so TLS
+// handshakes and relaying never delay health checks or table publication, and talks to
+// eclb-control's thread through three hand-offs, each a shared_ptr swapped under a
+// mutex (never held while doing work):
+//   - configure(): listeners and certificates, built on the caller's thread so that a
+//     bind or certificate error fails start or reload with the old set still serving;
+//   - set_tables(): every publication's TableContent (the routing input);
+//   - counters(): per-VIP counters for metrics.
+// Connections already open keep the listener (and certificate store) they came in on,
+// so reloading certificates or the config drops none.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "control/core/config.h"
+#include "control/core/table_content.h"
+#include "control/l7/l7_counters.h"
+#include "control/l7/l7_listener.h"
+
+namespace eclb::ctl {
+
+class L7Proxy {
+ public:
+  static Result<std::unique_ptr<L7Proxy>> start();
+  ~L7Proxy();  // stops the thread and closes every connection
+  L7Proxy(const L7Proxy&) = delete;
+  L7Proxy& operator=(const L7Proxy&) = delete;
+
+  // Listeners of every l7 VIP of `config` (sockets kept where the address stays) and
+  // fresh certificate stores. On error nothing changes.
+  Result<void> configure(const Config& config);
+  void set_tables(std::shared_ptr<const TableContent> tables);
+  // Counters of each configured VIP, by VIP name.
+  std::map<std::string, std::shared_ptr<const L7Counters>> counters() const;
+  // Listening endpoints, for logs: "vip=... listen=... tls=...".
+  std::vector<std::string> describe() const;
+
+ private:
+  struct Shared;
+  class Thread;
+  L7Proxy();
+
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Thread> thread_;
+};
+
+}  // namespace eclb::ctl

@@ -1,0 +1,122 @@
+// Certificate stores: names, wildcards, errors; TLS 1.2+ only (a real handshake each).
+#include "control/l7/tls_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/unit/support/temp_dir.h"
+
+namespace eclb::ctl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A self-signed certificate from the openssl command (Debian's `openssl` package).
+TlsCertificateConfig make_certificate(const test::TempDir& dir, const std::string& name, const std::string& san) {
+  TlsCertificateConfig files{dir.file(name + ".crt"), dir.file(name + ".key")};
+  const std::string command = fmt::format(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN={} {} "
+      "-keyout {} -out {} 2>/dev/null",
+      name, san.empty() ? "" : "-addext subjectAltName=" + san, files.key_path, files.cert_path);
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return files;
+}
+
+// Handshakes `server` with an OpenSSL client over a socket pair; the certificate's CN.
+std::string handshake(const TlsStore& store, const char* sni, int max_version = 0, bool* ok = nullptr) {
+  int fds[2];
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  SSL* server = store.new_connection(fds[0]);
+  SSL_CTX* client_context = SSL_CTX_new(TLS_client_method());
+  if (max_version != 0) {
+    SSL_CTX_set_min_proto_version(client_context, max_version);
+    SSL_CTX_set_max_proto_version(client_context, max_version);
+    SSL_CTX_set_security_level(client_context, 0);
+    SSL_CTX_set_cipher_list(client_context, "ALL:@SECLEVEL=0");
+  }
+  SSL* client = SSL_new(client_context);
+  SSL_set_fd(client, fds[1]);
+  if (sni != nullptr) SSL_set_tlsext_host_name(client, sni);
+  SSL_set_connect_state(client);
+  bool done = false;
+  for (int round = 0; round < 100 && !done; ++round) {
+    const int c = SSL_do_handshake(client);
+    const int s = SSL_do_handshake(server);
+    done = c == 1 && s == 1;
+    if ((c != 1 && SSL_get_error(client, c) == SSL_ERROR_SSL) || (s != 1 && SSL_get_error(server, s) == SSL_ERROR_SSL)) break;
+  }
+  ERR_clear_error();
+  if (ok != nullptr) *ok = done;
+  std::string common_name;
+  if (done) {
+    X509* peer = SSL_get1_peer_certificate(client);
+    char text[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, text, sizeof text);
+    common_name = text;
+    X509_free(peer);
+  }
+  SSL_free(client);
+  SSL_free(server);
+  SSL_CTX_free(client_context);
+  close(fds[0]);
+  close(fds[1]);
+  return common_name;
+}
+
+TEST(TlsStoreTest, WildcardsMatchOneLabel) {
+  EXPECT_TRUE(tls_name_matches("*.example.com", "a.example.com"));
+  EXPECT_FALSE(tls_name_matches("*.example.com", "example.com"));
+  EXPECT_FALSE(tls_name_matches("*.example.com", "a.b.example.com"));
+  EXPECT_TRUE(tls_name_matches("example.com", "example.com"));
+}
+
+TEST(TlsStoreTest, SniPicksTheCertificateAndTheFirstIsTheDefault) {
+  test::TempDir dir;
+  auto store = TlsStore::load({make_certificate(dir, "watchers.example.com", ""),
+                               make_certificate(dir, "other", "DNS:other.example.org,DNS:*.other.example.org")});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_THAT((*store)->names(), ElementsAre(ElementsAre("watchers.example.com"),
+                                             ElementsAre("other.example.org", "*.other.example.org")));
+  EXPECT_EQ(handshake(**store, "a.other.example.org"), "other");
+  EXPECT_EQ(handshake(**store, "OTHER.example.org"), "other");
+  EXPECT_EQ(handshake(**store, "watchers.example.com"), "watchers.example.com");
+  EXPECT_EQ(handshake(**store, "unknown.example.net"), "watchers.example.com");
+  EXPECT_EQ(handshake(**store, nullptr), "watchers.example.com");
+}
+
+TEST(TlsStoreTest, RefusesTls11AndAcceptsTls12And13) {
+  test::TempDir dir;
+  auto store = TlsStore::load({make_certificate(dir, "a.example", "")});
+  ASSERT_TRUE(store.ok());
+  bool ok = false;
+  handshake(**store, nullptr, TLS1_1_VERSION, &ok);
+  EXPECT_FALSE(ok);
+  handshake(**store, nullptr, TLS1_2_VERSION, &ok);
+  EXPECT_TRUE(ok);
+  handshake(**store, nullptr, TLS1_3_VERSION, &ok);
+  EXPECT_TRUE(ok);
+}
+
+TEST(TlsStoreTest, ClearErrorsForMissingMismatchedOrGarbageFiles) {
+  test::TempDir dir;
+  const TlsCertificateConfig a = make_certificate(dir, "a.example", "");
+  const TlsCertificateConfig b = make_certificate(dir, "b.example", "");
+  auto missing = TlsStore::load({{dir.file("nope.crt"), a.key_path}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().message, HasSubstr("nope.crt"));
+  auto mismatched = TlsStore::load({{a.cert_path, b.key_path}});
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_THAT(mismatched.error().message, HasSubstr("mismatch"));
+  std::ofstream(dir.file("garbage.crt")) << "not a certificate\n";
+  EXPECT_FALSE(TlsStore::load({{dir.file("garbage.crt"), a.key_path}}).ok());
+  EXPECT_FALSE(TlsStore::load({}).ok());
+}
+
+}  // namespace
+}  // namespace eclb::ctl
