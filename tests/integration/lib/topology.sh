@@ -1,7 +1,8 @@
 # Network-namespace topology for eclb integration tests and the demo (source this file).
 #
 #   <p>cli  [cli0  10.99.0.10]   ─┐
-#   <p>lb   [lbn0  no kernel IP]  ─┼─ <p>sw: br0     VIP 10.99.0.100 (answered by eclb-dataplane)
+#   <p>lb   [lbn0  no kernel IP]  ─┼─ <p>sw: br0     VIP 10.99.0.100 (answered by eclb-dataplane,
+#                                 │                  or with "l7" by the lb kernel for eclb-control)
 #   <p>gw1  [gw0   10.99.0.21]   ─┤
 #   <p>gw2  [gw0   10.99.0.22]   ─┤
 #   <p>gw3  [gw0   10.99.0.23]   ─┘
@@ -37,8 +38,9 @@ _topo_port() {  # NS IFNAME MAC [ADDR/LEN]
   ip netns exec "$(topo_ns sw)" ip link set "$peer" master br0 up
 }
 
-# topo_up [dsr]: with "dsr", gateways hold the VIP on lo and decapsulate with XDP
-# (eclb-xdp-decap from $ECLB_BIN/bpf must exist).
+# topo_up [dsr|l7]: with "dsr", gateways hold the VIP on lo and decapsulate with XDP
+# (eclb-xdp-decap from $ECLB_BIN/bpf must exist); with "l7", the LB namespace's kernel
+# holds the VIP (no dataplane: eclb-control's L7 proxy answers it).
 topo_up() {
   local mode=${1:-}
   local sw; sw=$(topo_ns sw)
@@ -49,9 +51,14 @@ topo_up() {
   _topo_port cli cli0 02:99:00:00:00:10 "$TOPO_CLIENT_IP/24"
   _topo_port lb lbn0 "$TOPO_LB_MAC"
   local lb; lb=$(topo_ns lb)
-  ip netns exec "$lb" nft add table netdev lbguard
-  ip netns exec "$lb" nft add chain netdev lbguard ingress \
-    "{ type filter hook ingress device lbn0 priority 0; policy drop; }"
+  if [ "$mode" = l7 ]; then
+    # The L7 proxy of eclb-control serves the VIP through the kernel's own stack.
+    ip netns exec "$lb" ip addr add "$TOPO_VIP/24" dev lbn0
+  else
+    ip netns exec "$lb" nft add table netdev lbguard
+    ip netns exec "$lb" nft add chain netdev lbguard ingress \
+      "{ type filter hook ingress device lbn0 priority 0; policy drop; }"
+  fi
   local i
   for i in $(seq 1 "$TOPO_GATEWAYS"); do
     _topo_port "gw$i" gw0 "02:99:00:00:00:2$i" "10.99.0.2$i/24"
