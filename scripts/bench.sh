@@ -2,7 +2,8 @@
 # Benchmarks (never part of the test command): builds a release tree, runs the
 # micro-benchmarks pinned to one core, then the traffic harness (eclb-dataplane and
 # dpdk-testpmd over memif), which writes a JSON result and a PNG plot to $ECLB_RESULTS
-# (default /tmp/eclb-results). Run as root on Debian 12: scripts/bench.sh
+# (default /tmp/eclb-results), and the L7 comparison with nginx (bench/l7). Run as root on
+# Debian 12: scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,3 +19,5 @@ echo "== health checks: 5000 backends every second"
 /usr/bin/python3 bench/health/health_bench.py build-release --out "$out"
 echo "== traffic harness"
 /usr/bin/python3 bench/traffic/run_traffic.py build-release --out "$out"
+echo "== L7: eclb-control's TLS proxy against nginx configured like the image"
+bench/l7/l7_bench.sh build-release "$out"

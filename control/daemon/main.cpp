@@ -1,5 +1,6 @@
 // eclb-control entry point: argument parsing and top-level error handling.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 
@@ -54,6 +55,12 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // The L7 proxy holds two descriptors per connection: take every descriptor the hard
+  // limit allows (as nginx's worker_rlimit_nofile would), not the shell's 1024.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto daemon = eclb::ctl::ControlDaemon::start(options);
   if (!daemon) {
