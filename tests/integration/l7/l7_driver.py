@@ -383,7 +383,25 @@ async def main():
     for ws in others:
         await ws.close()
 
-    # 10. Nothing left behind.
+    # 10. Idle timeout: reloaded down to 1 s, a silent connection is closed while one that
+    #     talks every 300 ms stays.
+    with open(f"{work}/eclb.yaml", "w") as f:
+        f.write(CONFIG.replace(f"l7: {{ handshake_timeout_ms", "l7: { idle_timeout_s: 1, handshake_timeout_ms"))
+    reload = subprocess.run(ctl.base + ["reload"], capture_output=True, text=True)
+    idle_before = l7("idle_timeout")
+    quiet, _, _ = await ws_connect("/vm2/agent")
+    chatty, _, _ = await ws_connect("/vm3/agent")
+    talking = []
+    for _ in range(8):
+        talking.append(await echoes(chatty, 100))
+        await asyncio.sleep(0.3)
+    quiet_closed = await closed_soon(quiet)
+    results.check(reload.returncode == 0 and quiet_closed and all(talking) and l7("idle_timeout") == idle_before + 1,
+                  "idle timeout: the silent connection is closed, the talking one stays",
+                  f"quiet_closed={quiet_closed} talking={sum(talking)}/8 counted={l7('idle_timeout') - idle_before}")
+    await chatty.close()
+
+    # 11. Nothing left behind.
     drained = wait_for(lambda: l7("connections") == 0 and l7("connections", "plain") == 0, 5)
     fds = open_fds(pid)
     results.check(drained and fds <= baseline_fds + 2, "no connection or descriptor left behind",
