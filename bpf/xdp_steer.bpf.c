@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/* XDP steering for eclb-dataplane's net_af_xdp ports (loaded by the PMD:
+ * --vdev net_af_xdp0,iface=eth0,xdp_prog=xdp_steer.bpf.o). On a plain VM the NIC is
+ * shared with the host: only what the dataplane serves goes to its AF_XDP socket;
+ * everything else (ssh, the host's own traffic, health-check replies, TLS-offload VIPs
+ * served by eclb-control through the kernel) stays in the kernel stack.
+ *
+ * To DPDK: TCP/UDP to an L4 VIP (address, port, protocol in eclb_l4_vips); anything to a
+ * dataplane-local or fullnat address; ARP and ND about either kind of address; ICMP to a
+ * VIP address (echo, and "too big" errors quoting VIP flows). Fragments of VIP traffic
+ * stay in the kernel (the dataplane drops them anyway; see the README). Frames this
+ * program cannot parse go to the kernel, which is where they went before eclb.
+ * eclb-dataplane fills the maps from every table generation. */
+#include <linux/bpf.h>
+#include <linux/icmpv6.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xdp_steer_maps.h"
+
+/* The verdict when no AF_XDP socket is bound to the receiving queue. XDP_PASS in
+ * production; tests set another value to see which packets the program steers. */
+volatile __u32 steer_fallback = XDP_PASS;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_XSKMAP);
+  __uint(max_entries, 64);
+  __type(key, __u32);
+  __type(value, __u32);
+} xsks_map SEC(".maps"); /* the name the af_xdp PMD fills */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct eclb_steer_l4_key);
+  __type(value, __u32);
+} eclb_l4_vips SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct eclb_steer_address_key);
+  __type(value, __u32); /* eclb_steer_address_flags */
+} eclb_dp_addrs SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, ECLB_STEER_COUNTERS);
+  __type(key, __u32);
+  __type(value, __u64);
+} eclb_steer_cnt SEC(".maps");
+
+struct arp_ipv4 {
+  __be16 hardware;
+  __be16 protocol;
+  __u8 hardware_length;
+  __u8 protocol_length;
+  __be16 operation;
+  __u8 sender_mac[6];
+  __u8 sender_ip[4];
+  __u8 target_mac[6];
+  __u8 target_ip[4];
+};
+
+static __always_inline int to_kernel(void) {
+  __u32 counter = ECLB_STEER_TO_KERNEL;
+  __u64 *value = bpf_map_lookup_elem(&eclb_steer_cnt, &counter);
+  if (value) *value += 1;
+  return XDP_PASS;
+}
+
+static __always_inline int to_dpdk(struct xdp_md *ctx, __u32 counter) {
+  __u64 *value = bpf_map_lookup_elem(&eclb_steer_cnt, &counter);
+  if (value) *value += 1;
+  return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, steer_fallback);
+}
+
+static __always_inline __u32 address_flags(const void *address, __u32 bytes, __u8 family) {
+  struct eclb_steer_address_key key = {};
+  __builtin_memcpy(key.address, address, 16);
+  if (bytes == 4) __builtin_memset(key.address + 4, 0, 12);
+  key.family = family;
+  __u32 *flags = bpf_map_lookup_elem(&eclb_dp_addrs, &key);
+  return flags ? *flags : 0;
+}
+
+static __always_inline int is_l4_vip(const void *address, __u32 bytes, __u8 family, __u8 protocol, __u16 port_be) {
+  struct eclb_steer_l4_key key = {};
+  __builtin_memcpy(key.address, address, 16);
+  if (bytes == 4) __builtin_memset(key.address + 4, 0, 12);
+  key.port_be = port_be;
+  key.family = family;
+  key.protocol = protocol;
+  return bpf_map_lookup_elem(&eclb_l4_vips, &key) != 0;
+}
+
+/* TCP/UDP/ICMP to `dst` (already bounds-checked for 16 bytes of reading). */
+static __always_inline int steer_ip(struct xdp_md *ctx, void *l4, void *data_end, const void *dst, __u32 bytes,
+                                    __u8 family, __u8 protocol, int fragment) {
+  const __u32 flags = address_flags(dst, bytes, family);
+  if (flags & ECLB_STEER_ADDRESS_LOCAL) return to_dpdk(ctx, ECLB_STEER_TO_DPDK_LOCAL);
+  if (!(flags & ECLB_STEER_ADDRESS_VIP) || fragment) return to_kernel();
+  if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {
+    if (l4 + 4 > data_end) return to_kernel();
+    const __u16 port_be = *(__u16 *)(l4 + 2);
+    return is_l4_vip(dst, bytes, family, protocol, port_be) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_L4) : to_kernel();
+  }
+  if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6) return to_dpdk(ctx, ECLB_STEER_TO_DPDK_ICMP);
+  return to_kernel();
+}
+
+SEC("xdp")
+int xdp_steer(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > data_end) return to_kernel();
+  void *l3 = eth + 1;
+  __u16 proto = bpf_ntohs(eth->h_proto);
+  if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) { /* one VLAN tag */
+    if (l3 + 4 > data_end) return to_kernel();
+    proto = bpf_ntohs(*(__be16 *)(l3 + 2));
+    l3 += 4;
+  }
+
+  if (proto == ETH_P_ARP) {
+    struct arp_ipv4 *arp = l3;
+    if ((void *)(arp + 1) > data_end) return to_kernel();
+    if (arp->protocol != bpf_htons(ETH_P_IP) || arp->hardware_length != 6 || arp->protocol_length != 4) {
+      return to_kernel();
+    }
+    /* Requests for a dataplane address, and replies to the dataplane's own requests. */
+    __u8 target[16] = {};
+    __builtin_memcpy(target, arp->target_ip, 4);
+    return address_flags(target, 4, 4) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
+  }
+
+  if (proto == ETH_P_IP) {
+    struct iphdr *ip = l3;
+    if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5) return to_kernel();
+    void *l4 = l3 + ip->ihl * 4;
+    if (l4 > data_end) return to_kernel();
+    __u8 dst[16] = {};
+    __builtin_memcpy(dst, &ip->daddr, 4);
+    const int fragment = (bpf_ntohs(ip->frag_off) & 0x3fff) != 0; /* MF or an offset */
+    return steer_ip(ctx, l4, data_end, dst, 4, 4, ip->protocol, fragment);
+  }
+
+  if (proto == ETH_P_IPV6) {
+    struct ipv6hdr *ip6 = l3;
+    if ((void *)(ip6 + 1) > data_end || ip6->version != 6) return to_kernel();
+    __u8 next = ip6->nexthdr;
+    void *l4 = ip6 + 1;
+    int fragment = 0;
+#pragma unroll
+    for (int i = 0; i < 3; ++i) { /* hop-by-hop, routing, destination options, fragment */
+      if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS && next != IPPROTO_FRAGMENT) break;
+      if (l4 + 8 > data_end) return to_kernel();
+      const __u8 header = next;
+      next = *(__u8 *)l4;
+      fragment |= header == IPPROTO_FRAGMENT;
+      l4 += header == IPPROTO_FRAGMENT ? 8 : (*(__u8 *)(l4 + 1) + 1) * 8;
+    }
+    if (next == IPPROTO_ICMPV6) {
+      struct icmp6hdr *icmp = l4;
+      if ((void *)(icmp + 1) > data_end) return to_kernel();
+      if (icmp->icmp6_type == 135 || icmp->icmp6_type == 136) { /* neighbour solicitation / advertisement */
+        __u8 *target = (void *)(icmp + 1); /* after 4 reserved/flag bytes, which icmp6hdr covers */
+        if ((void *)(target + 16) > data_end) return to_kernel();
+        __u8 copy[16];
+        __builtin_memcpy(copy, target, 16);
+        return address_flags(copy, 16, 6) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
+      }
+    }
+    __u8 dst[16];
+    __builtin_memcpy(dst, &ip6->daddr, 16);
+    return steer_ip(ctx, l4, data_end, dst, 16, 6, next, fragment);
+  }
+  return to_kernel();
+}
+
+char LICENSE[] SEC("license") = "GPL";
