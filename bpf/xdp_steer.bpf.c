@@ -6,8 +6,9 @@
  * served by eclb-control through the kernel) stays in the kernel stack.
  *
  * To DPDK: TCP/UDP to an L4 VIP (address, port, protocol in eclb_l4_vips); anything to a
- * dataplane-local or fullnat address; ARP and ND about either kind of address; ICMP to a
- * VIP address (echo, and "too big" errors quoting VIP flows). Fragments of VIP traffic
+ * dataplane-local or fullnat address; ARP requests and neighbour solicitations for either
+ * kind of address, and the replies to the dataplane's own (sent from its local address);
+ * ICMP to a VIP address (echo, and "too big" errors quoting VIP flows). Fragments of VIP traffic
  * stay in the kernel (the dataplane drops them anyway; see the README). Frames this
  * program cannot parse go to the kernel, which is where they went before eclb.
  * eclb-dataplane fills the maps from every table generation. */
@@ -133,10 +134,15 @@ int xdp_steer(struct xdp_md *ctx) {
     if (arp->protocol != bpf_htons(ETH_P_IP) || arp->hardware_length != 6 || arp->protocol_length != 4) {
       return to_kernel();
     }
-    /* Requests for a dataplane address, and replies to the dataplane's own requests. */
+    /* Requests for any dataplane address; replies only to the dataplane's own requests,
+     * which it sends from its local address. A reply to a VIP address answers the kernel
+     * (a host holding an L7 VIP on lo asks from it): it must reach the kernel. */
     __u8 target[16] = {};
     __builtin_memcpy(target, arp->target_ip, 4);
-    return address_flags(target, 4, 4) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
+    const __u32 flags = address_flags(target, 4, 4);
+    const __u32 wanted = arp->operation == bpf_htons(1) ? (ECLB_STEER_ADDRESS_LOCAL | ECLB_STEER_ADDRESS_VIP)
+                                                        : ECLB_STEER_ADDRESS_LOCAL;
+    return (flags & wanted) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
   }
 
   if (proto == ETH_P_IP) {
@@ -168,12 +174,18 @@ int xdp_steer(struct xdp_md *ctx) {
     if (next == IPPROTO_ICMPV6) {
       struct icmp6hdr *icmp = l4;
       if ((void *)(icmp + 1) > data_end) return to_kernel();
-      if (icmp->icmp6_type == 135 || icmp->icmp6_type == 136) { /* neighbour solicitation / advertisement */
-        __u8 *target = (void *)(icmp + 1); /* after 4 reserved/flag bytes, which icmp6hdr covers */
+      if (icmp->icmp6_type == 135) { /* neighbour solicitation: for a dataplane address? */
+        __u8 *target = (void *)(icmp + 1); /* after 4 reserved bytes, which icmp6hdr covers */
         if ((void *)(target + 16) > data_end) return to_kernel();
         __u8 copy[16];
         __builtin_memcpy(copy, target, 16);
         return address_flags(copy, 16, 6) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
+      }
+      if (icmp->icmp6_type == 136) { /* advertisement: an answer to whoever solicited */
+        __u8 dst[16];
+        __builtin_memcpy(dst, &ip6->daddr, 16);
+        return (address_flags(dst, 16, 6) & ECLB_STEER_ADDRESS_LOCAL) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR)
+                                                                        : to_kernel();
       }
     }
     __u8 dst[16];

@@ -147,6 +147,24 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     slow_ports.push_back(slow);
   }
   dp->slow_path_ = std::make_unique<SlowPath>(std::move(slow_ports), dp->pool_);
+  for (size_t p = 0; p < dp->ports_.size(); ++p) {
+    if (dp->ports_[p].driver != "net_af_xdp") continue;
+    std::vector<IpAddress> local = nat_pool(config.ports[p], false);
+    for (const IpAddress& address : nat_pool(config.ports[p], true)) local.push_back(address);
+    if (config.ports[p].ipv4) local.push_back(config.ports[p].ipv4->address);
+    if (config.ports[p].ipv6) local.push_back(config.ports[p].ipv6->address);
+    auto steering = XdpSteering::find(dp->ports_[p].if_index, std::move(local));
+    if (!steering) return make_error("port {}: {}", dp->ports_[p].port_id, steering.error().message);
+    if (steering->has_value()) {
+      log::info("dp.runtime", "port={} xdp steering: L4 VIP, local and fullnat traffic to DPDK, the rest to the kernel",
+                dp->ports_[p].port_id);
+      dp->steering_.push_back(std::move(**steering));
+    } else {
+      log::warn("dp.runtime", "port={} af_xdp without eclb's steering program (xdp_prog=.../xdp_steer.bpf.o): every "
+                              "packet of its queues goes to DPDK, and the host loses this interface",
+                dp->ports_[p].port_id);
+    }
+  }
 
   const FlowTimeouts timeouts{config.timeout_tcp_syn_s, config.timeout_tcp_established_s, config.timeout_tcp_closing_s,
                               config.timeout_tcp_closed_s, config.timeout_udp_s};
@@ -190,6 +208,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
   dp->control_reader_ = std::make_unique<TableReader>(std::move(*control_reader));
   // Publish known (static) neighbours before the first packet, and start resolving.
   dp->control_reader_->refresh();
+  dp->sync_steering();
   std::vector<rte_mbuf*> requests;
   dp->slow_path_->tick(dp->control_reader_->view(), monotonic_ms(), requests);
   for (rte_mbuf* m : requests) {
@@ -231,6 +250,7 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
       generation = control_reader_->generation();
       log::info("dp.runtime", "table generation={} vips={}", generation,
                 control_reader_->view().empty() ? 0 : control_reader_->view().vips().size());
+      sync_steering();
     }
     const TableView& table = control_reader_->view();
     for (rte_ring* ring : to_control_) {
@@ -252,6 +272,14 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
     }
     out.clear();
     std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+}
+
+void Dataplane::sync_steering() {
+  for (XdpSteering& steering : steering_) {
+    if (auto synced = steering.sync(control_reader_->view()); !synced) {
+      log::error("dp.runtime", "xdp steering: {} (the previous steering stays)", synced.error().message);
+    }
   }
 }
 

@@ -20,6 +20,7 @@
 #include "dataplane/runtime/port_setup.h"
 #include "dataplane/runtime/shared_regions.h"
 #include "dataplane/runtime/slow_path.h"
+#include "dataplane/runtime/xdp_steering.h"
 #include "dataplane/runtime/worker_loop.h"
 
 namespace eclb::dp {
@@ -51,7 +52,9 @@ class Dataplane {
   std::vector<std::unique_ptr<TableReader>> readers_;  // per worker
   std::unique_ptr<TableReader> control_reader_;
   std::vector<std::unique_ptr<WorkerLaunch>> launches_;
+  void sync_steering();
   std::unique_ptr<SlowPath> slow_path_;
+  std::vector<XdpSteering> steering_;  // af_xdp ports running eclb's steering program
   std::atomic<bool> workers_stop_{false};
   bool launched_ = false;
 };

@@ -71,6 +71,7 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
   port.port_id = port_id;
   port.queues = queues;
   port.driver = info.driver_name;
+  port.if_index = info.if_index;
   port.rss = rss;
   uint16_t mtu = 0;
   if (rte_eth_dev_get_mtu(port_id, &mtu) == 0 && mtu >= 576) port.mtu = mtu;

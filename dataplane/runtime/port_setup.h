@@ -19,6 +19,7 @@ struct PortInfo {
   uint16_t mtu = 1500;
   uint8_t mac[6] = {};
   std::string driver;
+  unsigned if_index = 0;  // the kernel interface behind the port (af_xdp, af_packet, tap), or 0
   bool rss = false;  // flows spread over the queues by the port (false with one queue)
   std::vector<uint16_t> reta;  // the port's redirection table, if it has one
 };

@@ -16,6 +16,7 @@
 TOPO_PREFIX=${TOPO_PREFIX:-eclb-$$-}
 TOPO_VIP=10.99.0.100
 TOPO_LB_IP=10.99.0.2
+TOPO_LB_HOST_IP=10.99.0.3  # "steer": the LB host's own address (kernel)
 TOPO_LB_MAC=02:99:00:00:00:02
 TOPO_CLIENT_IP=10.99.0.10
 TOPO_GATEWAYS=${TOPO_GATEWAYS:-3}
@@ -38,9 +39,10 @@ _topo_port() {  # NS IFNAME MAC [ADDR/LEN]
   ip netns exec "$(topo_ns sw)" ip link set "$peer" master br0 up
 }
 
-# topo_up [dsr|l7]: with "dsr", gateways hold the VIP on lo and decapsulate with XDP
-# (eclb-xdp-decap from $ECLB_BIN/bpf must exist); with "l7", the LB namespace's kernel
-# holds the VIP (no dataplane: eclb-control's L7 proxy answers it).
+# topo_up [dsr|l7|steer]: with "dsr", gateways hold the VIP on lo and decapsulate with
+# XDP (eclb-xdp-decap from $ECLB_BIN/bpf must exist); with "l7", the LB namespace's
+# kernel holds the VIP (no dataplane: eclb-control's L7 proxy answers it); with "steer",
+# the LB kernel has 10.99.0.3 and the VIP on lo, sharing lbn0 with an af_xdp dataplane.
 topo_up() {
   local mode=${1:-}
   local sw; sw=$(topo_ns sw)
@@ -54,6 +56,11 @@ topo_up() {
   if [ "$mode" = l7 ]; then
     # The L7 proxy of eclb-control serves the VIP through the kernel's own stack.
     ip netns exec "$lb" ip addr add "$TOPO_VIP/24" dev lbn0
+  elif [ "$mode" = steer ]; then
+    # A VM's NIC shared by host and dataplane: the kernel has its own address and holds
+    # the VIP for the L7 proxy; the XDP steering program decides who gets what.
+    ip netns exec "$lb" ip addr add "$TOPO_LB_HOST_IP/24" dev lbn0
+    ip netns exec "$lb" ip addr add "$TOPO_VIP/32" dev lo
   else
     ip netns exec "$lb" nft add table netdev lbguard
     ip netns exec "$lb" nft add chain netdev lbguard ingress \

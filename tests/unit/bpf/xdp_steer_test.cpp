@@ -32,6 +32,12 @@ void address_bytes(const std::string& text, uint8_t (&out)[16], uint8_t& family)
   ASSERT_EQ(inet_pton(family == 6 ? AF_INET6 : AF_INET, text.c_str(), out), 1) << text;
 }
 
+std::vector<uint8_t> neighbour_message(uint8_t type, const std::string& target, const std::string& dst);
+
+std::vector<uint8_t> neighbour_solicitation(const std::string& target) {
+  return neighbour_message(135, target, "ff02::1:ff00:100");
+}
+
 std::vector<uint8_t> arp(uint16_t operation, const std::string& target) {
   std::vector<uint8_t> frame{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x10, 0x08, 0x06,
                              0, 1, 0x08, 0, 6, 4, 0, static_cast<uint8_t>(operation),
@@ -57,12 +63,12 @@ std::vector<uint8_t> packet(const std::string& dst, uint16_t dst_port, uint8_t p
   return build_frame(spec);
 }
 
-std::vector<uint8_t> neighbour_solicitation(const std::string& target) {
+std::vector<uint8_t> neighbour_message(uint8_t type, const std::string& target, const std::string& dst) {
   FrameSpec spec;
   spec.src = "2001:db8::10";
-  spec.dst = "ff02::1:ff00:100";
+  spec.dst = dst;
   spec.protocol = 58;
-  spec.icmp_type = 135;
+  spec.icmp_type = type;
   in6_addr address{};
   inet_pton(AF_INET6, target.c_str(), &address);
   const auto* bytes = reinterpret_cast<const uint8_t*>(&address);
@@ -158,10 +164,18 @@ TEST_F(XdpSteerTest, HostTrafficStaysInTheKernel) {
 }
 
 TEST_F(XdpSteerTest, NeighbourDiscoveryAndIcmpForDataplaneAddresses) {
+  add_address("2001:db8::2", ECLB_STEER_ADDRESS_LOCAL);
   EXPECT_EQ(run(arp(1, "10.0.0.100")), kDpdk);  // who-has VIP
+  EXPECT_EQ(run(arp(1, "10.0.0.2")), kDpdk);    // who-has the dataplane's address
   EXPECT_EQ(run(arp(2, "10.0.0.2")), kDpdk);    // a reply to the dataplane's own request
   EXPECT_EQ(run(neighbour_solicitation("2001:db8::100")), kDpdk);
-  EXPECT_EQ(counter(ECLB_STEER_TO_DPDK_NEIGHBOUR), 3u);
+  EXPECT_EQ(run(neighbour_message(136, "2001:db8::21", "2001:db8::2")), kDpdk);  // advertisement to the dataplane
+  EXPECT_EQ(counter(ECLB_STEER_TO_DPDK_NEIGHBOUR), 5u);
+  // Replies to the kernel's own requests, even when it asked from a VIP it holds on lo
+  // (an L7 VIP): the dataplane never asks from a VIP.
+  EXPECT_EQ(run(arp(2, "10.0.0.100")), kKernel);
+  EXPECT_EQ(run(neighbour_message(136, "2001:db8::21", "2001:db8::100")), kKernel);
+  EXPECT_EQ(counter(ECLB_STEER_TO_KERNEL), 2u);
   EXPECT_EQ(run(packet("10.0.0.100", 0, 1)), kDpdk);  // echo to a VIP
   EXPECT_EQ(run(packet("2001:db8::100", 0, 58)), kDpdk);
   EXPECT_EQ(counter(ECLB_STEER_TO_DPDK_ICMP), 2u);
