@@ -41,7 +41,8 @@ json counters_json(const abi::LcoreStats& s) {
           {"flow_repicks", s.flow_repicks}, {"slow_path_packets", s.slow_path_packets},
           {"icmp_echo_replies", s.icmp_echo_replies}, {"icmp_too_big_sent", s.icmp_too_big_sent},
           {"icmp_errors_forwarded", s.icmp_errors_forwarded}, {"fragments", s.fragments},
-          {"nat_sessions", s.nat_sessions}, {"nat_replies", s.nat_replies}, {"drops", drops}};
+          {"nat_sessions", s.nat_sessions}, {"nat_replies", s.nat_replies},
+          {"exception_packets", s.exception_packets}, {"drops", drops}};
 }
 
 std::string endpoint_text(abi::AddressFamily family, const uint8_t (&address)[16], uint16_t port_be) {
@@ -97,6 +98,7 @@ std::string render_stats(const StatsReader& stats, const TableSnapshot* snapshot
   if (t.nat_sessions != 0 || t.nat_replies != 0) {
     out += fmt::format("fullnat: sessions {} replies {}\n", t.nat_sessions, t.nat_replies);
   }
+  if (t.exception_packets != 0) out += fmt::format("to the kernel (exception port): {}\n", t.exception_packets);
   out += "drops:";
   bool any = false;
   for (uint32_t r = 0; r < static_cast<uint32_t>(abi::DropReason::kCount); ++r) {

@@ -103,6 +103,11 @@ struct DataplanePortConfig {
   // Permanent neighbour entries (no ARP/ND for these addresses), e.g. a gateway whose
   // MAC never changes, or tests that replay captures.
   std::vector<std::pair<IpAddress, std::array<uint8_t, 6>>> static_neighbours;
+  // For a port DPDK owns entirely (a vfio NIC): a TAP (net_tap) or virtio-user port that
+  // stands for the host's kernel. What the dataplane does not serve (host traffic, L7
+  // VIPs, ARP/ND for other addresses) goes there, and what the kernel sends comes back
+  // out of this port. Unset: such traffic is dropped and counted.
+  std::optional<uint16_t> exception_port;
 };
 
 // "02:00:00:00:00:01" -> bytes.

@@ -133,7 +133,7 @@ DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node&
   reader.expect_map(node, field);
   reader.check_keys(node, field,
                     {"id", "ipv4", "ipv6", "gateway_ipv4", "gateway_ipv6", "mtu", "neighbours", "nat_ipv4", "nat_ipv6",
-                     "nat_ports"});
+                     "nat_ports", "exception_port"});
   DataplanePortConfig port;
   if (!node["id"].IsDefined()) reader.fail(node, field + ".id", "missing");
   port.id = static_cast<uint16_t>(reader.unsigned_value(node["id"], field + ".id", 0, 1023));
@@ -156,6 +156,10 @@ DataplanePortConfig parse_dataplane_port(const Reader& reader, const YAML::Node&
   port.gateway_ipv4 = address("gateway_ipv4", abi::AddressFamily::kIpv4);
   port.gateway_ipv6 = address("gateway_ipv6", abi::AddressFamily::kIpv6);
   port.mtu = static_cast<uint16_t>(reader.optional_unsigned(node, "mtu", field, 0, 576, 9000));
+  if (node["exception_port"].IsDefined()) {
+    port.exception_port = static_cast<uint16_t>(reader.unsigned_value(node["exception_port"], field + ".exception_port", 0, 1023));
+    if (*port.exception_port == port.id) reader.fail(node["exception_port"], field + ".exception_port", "must be another port");
+  }
   for (const auto& [key, family] : {std::pair{"nat_ipv4", abi::AddressFamily::kIpv4}, std::pair{"nat_ipv6", abi::AddressFamily::kIpv6}}) {
     const YAML::Node list = node[key];
     if (!list.IsDefined()) continue;
@@ -207,6 +211,17 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
       DataplanePortConfig port = parse_dataplane_port(reader, node["ports"][i], field);
       if (!ids.insert(port.id).second) reader.fail(node["ports"][i], field + ".id", "duplicate port id");
       dataplane.ports.push_back(std::move(port));
+    }
+    for (size_t i = 0; i < dataplane.ports.size(); ++i) {
+      const auto& exception = dataplane.ports[i].exception_port;
+      if (!exception) continue;
+      const std::string field = fmt::format("dataplane.ports[{}].exception_port", i);
+      if (ids.contains(*exception)) reader.fail(node["ports"][i]["exception_port"], field, "is a forwarding port");
+      for (size_t j = 0; j < i; ++j) {
+        if (dataplane.ports[j].exception_port == exception) {
+          reader.fail(node["ports"][i]["exception_port"], field, "already serves another port");
+        }
+      }
     }
   }
   dataplane.flows_per_worker = static_cast<uint32_t>(

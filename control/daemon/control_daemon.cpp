@@ -436,6 +436,8 @@ std::string ControlDaemon::render_metrics() {
     out += fmt::format("eclb_dataplane_rx_packets_total {}\n", totals->lcore.rx_packets);
     metric("eclb_dataplane_tx_packets_total", "counter", "Packets sent by all workers.");
     out += fmt::format("eclb_dataplane_tx_packets_total {}\n", totals->lcore.tx_packets);
+    metric("eclb_dataplane_exception_packets_total", "counter", "Packets handed to the kernel through exception ports.");
+    out += fmt::format("eclb_dataplane_exception_packets_total {}\n", totals->lcore.exception_packets);
     metric("eclb_dataplane_flows", "gauge", "Flow table entries in use.");
     out += fmt::format("eclb_dataplane_flows {}\n", totals->lcore.flow_entries);
     metric("eclb_dataplane_drops_total", "counter", "Packets dropped, by reason.");

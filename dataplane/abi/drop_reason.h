@@ -32,7 +32,8 @@ enum class DropReason : uint8_t {
   kNatPortsExhausted = 21,  // fullnat: no free local port towards the backend
   kNatNoSession = 22,      // fullnat: a reply to a local address:port with no (live) session
   kFlowTableFull = 23,     // fullnat: the flow table had no way this new flow may take
-  kCount = 24,
+  kExceptionFull = 24,     // the exception port (towards the kernel) did not take the packet
+  kCount = 25,
 };
 
 inline constexpr uint32_t kDropReasonSlots = 32;  // counter slots reserved in the stats region
@@ -64,6 +65,7 @@ constexpr std::string_view drop_reason_name(DropReason reason) {
     case DropReason::kNatPortsExhausted: return "nat_ports_exhausted";
     case DropReason::kNatNoSession: return "nat_no_session";
     case DropReason::kFlowTableFull: return "flow_table_full";
+    case DropReason::kExceptionFull: return "exception_full";
     case DropReason::kCount: break;
   }
   return "unknown";

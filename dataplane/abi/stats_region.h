@@ -15,7 +15,7 @@ namespace eclb::abi {
 
 inline constexpr uint64_t kStatsRegionMagic = 0x31415453424C4345ULL;  // "ECLBSTA1" in memory
 inline constexpr uint16_t kStatsAbiMajor = 1;
-inline constexpr uint16_t kStatsAbiMinor = 0;
+inline constexpr uint16_t kStatsAbiMinor = 1;  // 1: exception_packets, drop exception_full
 
 struct StatsHeader {
   uint64_t magic;
@@ -55,7 +55,8 @@ struct alignas(64) LcoreStats {
   uint64_t fragments;          // VIP fragments seen (also counted as drops)
   uint64_t nat_sessions;       // fullnat: local ports mapped (new flows and re-picks)
   uint64_t nat_replies;        // fullnat: backend replies translated back to clients
-  uint64_t reserved[14];
+  uint64_t exception_packets;  // handed to the kernel through the port's exception port
+  uint64_t reserved[13];
   uint64_t drops[kDropReasonSlots];
 };
 

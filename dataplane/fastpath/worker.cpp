@@ -65,6 +65,22 @@ void Worker::drop(rte_mbuf* m, DropReason reason) noexcept {
   rte_pktmbuf_free(m);
 }
 
+void Worker::not_ours(const WorkerPort& port, rte_mbuf* m, DropReason reason) noexcept {
+  if (port.exception_port == kNoExceptionPort) {
+    drop(m, reason);
+    return;
+  }
+  exception_[exception_count_++] = m;  // at most one per received packet: fits one burst
+}
+
+void Worker::flush_exception(const WorkerPort& port) noexcept {
+  if (exception_count_ == 0) return;
+  const uint16_t sent = rte_eth_tx_burst(port.exception_port, port.exception_queue, exception_, exception_count_);
+  add(counters_.lcore->exception_packets, sent);
+  for (uint16_t i = sent; i < exception_count_; ++i) drop(exception_[i], DropReason::kExceptionFull);
+  exception_count_ = 0;
+}
+
 uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept {
   Classified work[kBurstSize];
   uint64_t rx_bytes = 0;
@@ -90,6 +106,7 @@ uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t co
       case Action::kReply: handle_reply(port, packets[i], work[i].view, work[i].hash); break;
     }
   }
+  flush_exception(port);
   return flush_tx(port);
 }
 
@@ -105,7 +122,10 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
   const ParseResult parsed = parse_packet(data, rte_pktmbuf_data_len(m), view);
   switch (parsed.kind) {
     case PacketKind::kDrop:
-      drop(m, parsed.reason);
+      // Ethertypes we do not parse (LLDP, QinQ...) are the kernel's business; malformed
+      // IP stays a counted drop.
+      if (parsed.reason == DropReason::kBadL2) not_ours(port, m, parsed.reason);
+      else drop(m, parsed.reason);
       return;
     case PacketKind::kArp:
       to_slow_path(port, m);
@@ -119,7 +139,12 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
     return;
   }
   if (table_.empty()) [[unlikely]] {
-    drop(m, DropReason::kNoTable);
+    // Before the first table, host traffic still reaches the kernel (if there is a way).
+    if (port.exception_port != kNoExceptionPort && !is_local_address(port, view) && !is_nat_address(port, view)) {
+      not_ours(port, m, DropReason::kNoTable);
+    } else {
+      drop(m, DropReason::kNoTable);
+    }
     return;
   }
   if (view.is_fragment) [[unlikely]] {
@@ -129,7 +154,7 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
       add(counters_.lcore->fragments, 1);
       drop(m, DropReason::kFragment);
     } else {
-      drop(m, DropReason::kNotForUs);
+      not_ours(port, m, DropReason::kNotForUs);
     }
     return;
   }
@@ -145,7 +170,7 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
       nat_.prefetch(out.hash);
       return;
     }
-    drop(m, table_.find_vip_address(view.key.dst) != nullptr ? DropReason::kNoVipForPort : DropReason::kNotForUs);
+    not_ours(port, m, table_.find_vip_address(view.key.dst) != nullptr ? DropReason::kNoVipForPort : DropReason::kNotForUs);
     return;
   }
   out.action = Action::kForward;
@@ -276,6 +301,11 @@ void Worker::handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) 
     to_slow_path(port, m);  // neighbour discovery
     return;
   }
+  if (port.exception_port != kNoExceptionPort && !is_local_address(port, view) && !is_nat_address(port, view) &&
+      (table_.empty() || table_.find_vip_address(view.key.dst) == nullptr)) {
+    not_ours(port, m, DropReason::kNotForUs);  // the host's ICMP
+    return;
+  }
   if (view.is_fragment) {
     drop(m, DropReason::kIcmpUnhandled);
     return;
@@ -283,7 +313,7 @@ void Worker::handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) 
   if (type == (ipv6 ? kIcmpv6EchoRequest : kIcmpEchoRequest)) {
     const bool ours = is_local_address(port, view) || (!table_.empty() && table_.find_vip_address(view.key.dst));
     if (!ours) {
-      drop(m, DropReason::kNotForUs);
+      not_ours(port, m, DropReason::kNotForUs);
     } else if (make_echo_reply(m, view, port.mac)) {
       add(counters_.lcore->icmp_echo_replies, 1);
       queue_tx(m);

@@ -23,6 +23,8 @@ inline constexpr uint32_t kMaxNatAddresses = 8;
 inline constexpr uint32_t kMaxReta = 512;
 
 // One port as a worker sees it: its own RX/TX queue pair, addresses and neighbours.
+inline constexpr uint16_t kNoExceptionPort = 0xFFFF;
+
 struct WorkerPort {
   uint16_t port_id = 0;
   uint16_t queue_id = 0;
@@ -47,6 +49,10 @@ struct WorkerPort {
   uint16_t queue_count = 1;
   uint16_t reta_size = 0;  // 0: queue = hash % queue_count
   uint16_t reta[kMaxReta] = {};
+  // Where traffic the dataplane does not serve goes (a TAP port standing for the kernel),
+  // on this worker's own queue; kNoExceptionPort: dropped and counted.
+  uint16_t exception_port = kNoExceptionPort;
+  uint16_t exception_queue = 0;
 };
 
 // Where the lcore's counters live (its block of the stats region).
@@ -116,6 +122,10 @@ class Worker {
   void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                       const abi::BackendEntry& backend, uint64_t hash) noexcept;
   void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
+  // Traffic this dataplane does not serve: to the port's exception port (the kernel) when
+  // it has one, else dropped for `reason`.
+  void not_ours(const WorkerPort& port, rte_mbuf* m, abi::DropReason reason) noexcept;
+  void flush_exception(const WorkerPort& port) noexcept;
   // Per VIP and per backend packets and bytes of a forwarded packet.
   void count_forwarded(const abi::VipEntry& vip, const abi::BackendEntry& backend, uint32_t bytes) noexcept;
   void queue_tx(rte_mbuf* m) noexcept { tx_[tx_count_++] = m; }
@@ -133,6 +143,8 @@ class Worker {
   uint16_t ip_id_ = 0;
   uint16_t tx_count_ = 0;
   rte_mbuf* tx_[2 * kBurstSize];
+  uint16_t exception_count_ = 0;
+  rte_mbuf* exception_[kBurstSize];  // one burst's worth: flushed at the end of each
 };
 
 }  // namespace eclb::dp

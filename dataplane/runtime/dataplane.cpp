@@ -119,6 +119,14 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     }
     dp->ports_.push_back(*port);
     dp->neighbours_.push_back(std::make_unique<NeighbourTable>(capacity.max_backends));
+    if (port_config.exception_port) {
+      if (auto ready = setup_exception_port(*port_config.exception_port, workers + 1, dp->pool_, port->mac); !ready) {
+        return std::move(ready).error();
+      }
+      dp->exceptions_.push_back({port->port_id, *port_config.exception_port, workers});
+      log::info("dp.runtime", "port={} exception_port={}: traffic the dataplane does not serve goes to the kernel",
+                port->port_id, *port_config.exception_port);
+    }
   }
 
   for (uint16_t w = 0; w < workers; ++w) {
@@ -142,6 +150,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     slow.gateway_ipv6 = port_config.gateway_ipv6;
     slow.neighbours = dp->neighbours_[p].get();
     slow.static_neighbours = port_config.static_neighbours;
+    slow.has_exception = port_config.exception_port.has_value();
     slow.nat_addresses = nat_pool(port_config, false);
     for (const IpAddress& address : nat_pool(port_config, true)) slow.nat_addresses.push_back(address);
     slow_ports.push_back(slow);
@@ -196,6 +205,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
       port.neighbours = dp->neighbours_[p].get();
       port.to_control = dp->to_control_[w];
       configure_nat(port, port_config);
+      if (port_config.exception_port) {
+        port.exception_port = *port_config.exception_port;
+        port.exception_queue = w;
+      }
       port.queue_count = workers;
       port.reta_size = static_cast<uint16_t>(std::min<size_t>(dp->ports_[p].reta.size(), kMaxReta));
       std::copy_n(dp->ports_[p].reta.begin(), port.reta_size, port.reta);
@@ -238,8 +251,34 @@ int Dataplane::run(const std::atomic<bool>& stop) {
   return 0;
 }
 
+// The exception path on the control lcore: ARP/ND for the kernel out to its port, and
+// what the kernel sent back out of the NIC (through worker 0, which owns a TX queue).
+void Dataplane::relay_exceptions(std::vector<rte_mbuf*>& kernel, std::vector<rte_mbuf*>& out) {
+  for (rte_mbuf* m : kernel) {
+    const ExceptionLink* link = nullptr;
+    for (const ExceptionLink& candidate : exceptions_) {
+      if (candidate.port_id == m->port) link = &candidate;
+    }
+    if (link == nullptr || rte_eth_tx_burst(link->exception_port, link->control_queue, &m, 1) != 1) {
+      rte_pktmbuf_free(m);
+    }
+  }
+  kernel.clear();
+  rte_mbuf* packets[kBurstSize];
+  for (const ExceptionLink& link : exceptions_) {
+    for (uint16_t queue = 0; queue <= link.control_queue; ++queue) {
+      const uint16_t count = rte_eth_rx_burst(link.exception_port, queue, packets, kBurstSize);
+      for (uint16_t i = 0; i < count; ++i) {
+        packets[i]->port = link.port_id;
+        out.push_back(packets[i]);
+      }
+    }
+  }
+}
+
 void Dataplane::control_loop(const std::atomic<bool>& stop) {
   std::vector<rte_mbuf*> out;
+  std::vector<rte_mbuf*> kernel;
   rte_mbuf* packets[kBurstSize];
   uint64_t next_tick_ms = 0;
   uint64_t generation = 0;
@@ -255,8 +294,9 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
     const TableView& table = control_reader_->view();
     for (rte_ring* ring : to_control_) {
       const unsigned count = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(packets), kBurstSize, nullptr);
-      for (unsigned i = 0; i < count; ++i) slow_path_->handle(packets[i], table, now_ms, out);
+      for (unsigned i = 0; i < count; ++i) slow_path_->handle(packets[i], table, now_ms, out, kernel);
     }
+    if (!exceptions_.empty()) relay_exceptions(kernel, out);
     if (now_ms >= next_tick_ms) {
       slow_path_->tick(table, now_ms, out);
       stats_->heartbeat();
@@ -267,11 +307,13 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
       }
       next_tick_ms = now_ms + 100;
     }
+    const bool busy = !out.empty();
     for (rte_mbuf* m : out) {
       if (rte_ring_sp_enqueue(from_control_, m) != 0) rte_pktmbuf_free(m);
     }
     out.clear();
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    // Idle: nap. Busy (the kernel is sending through the exception port): go round again.
+    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
 }
 
@@ -289,6 +331,7 @@ Dataplane::~Dataplane() {
     rte_eal_mp_wait_lcore();
   }
   for (const PortInfo& port : ports_) stop_port(port.port_id);
+  for (const ExceptionLink& link : exceptions_) stop_port(link.exception_port);
   if (flows_) flows_->release();
   for (rte_ring* ring : to_control_) rte_ring_free(ring);
   if (from_control_ != nullptr) rte_ring_free(from_control_);

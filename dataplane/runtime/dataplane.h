@@ -55,6 +55,13 @@ class Dataplane {
   void sync_steering();
   std::unique_ptr<SlowPath> slow_path_;
   std::vector<XdpSteering> steering_;  // af_xdp ports running eclb's steering program
+  struct ExceptionLink {
+    uint16_t port_id;           // the forwarding port
+    uint16_t exception_port;    // its TAP / virtio-user port
+    uint16_t control_queue;     // the control lcore's TX queue on the exception port
+  };
+  std::vector<ExceptionLink> exceptions_;
+  void relay_exceptions(std::vector<rte_mbuf*>& kernel, std::vector<rte_mbuf*>& out);
   std::atomic<bool> workers_stop_{false};
   bool launched_ = false;
 };

@@ -55,13 +55,18 @@ Result<ctl::DataplanePortConfig> parse_port_spec(const std::string& spec) {
       }
       port.nat_port_first = static_cast<uint16_t>(first);
       port.nat_port_last = static_cast<uint16_t>(last);
+    } else if (key == "exception") {  // exception=PORT_ID (a TAP / virtio-user port)
+      char* end = nullptr;
+      const unsigned long id = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || id > 1023) return make_error("--port \"{}\": exception=PORT_ID", spec);
+      port.exception_port = static_cast<uint16_t>(id);
     } else if (key == "mtu") {
       char* end = nullptr;
       const unsigned long mtu = std::strtoul(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || mtu < 576 || mtu > 9000) return make_error("--port \"{}\": bad mtu", spec);
       port.mtu = static_cast<uint16_t>(mtu);
     } else {
-      return make_error("--port \"{}\": unknown key \"{}\" (ipv4, ipv6, gateway_ipv4, gateway_ipv6, mtu, neighbour, nat, nat_ports)", spec, key);
+      return make_error("--port \"{}\": unknown key \"{}\" (ipv4, ipv6, gateway_ipv4, gateway_ipv6, mtu, neighbour, nat, nat_ports, exception)", spec, key);
     }
   }
   return port;

@@ -81,6 +81,49 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
   return port;
 }
 
+Result<void> setup_exception_port(uint16_t port_id, uint16_t tx_queues, rte_mempool* pool, const uint8_t (&mac)[6]) {
+  if (!rte_eth_dev_is_valid_port(port_id)) {
+    return make_error("exception port {} does not exist ({} DPDK ports: add e.g. --vdev net_tap0,iface=eclb0)", port_id,
+                      rte_eth_dev_count_avail());
+  }
+  rte_eth_dev_info info{};
+  if (const int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
+    return make_error("exception port {}: cannot read device info: {}", port_id, rte_strerror(-rc));
+  }
+  if (info.max_tx_queues < tx_queues || info.max_rx_queues < tx_queues) {
+    return make_error("exception port {} ({}) has {} RX / {} TX queues, {} are needed (workers + 1)", port_id,
+                      info.driver_name, info.max_rx_queues, info.max_tx_queues, tx_queues);
+  }
+  // net_tap wants as many RX as TX queues (a multi-queue TAP: the kernel spreads its
+  // sending over them); the control lcore reads them all.
+  rte_eth_conf conf{};
+  if (const int rc = rte_eth_dev_configure(port_id, tx_queues, tx_queues, &conf); rc != 0) {
+    return make_error("exception port {}: configure failed: {}", port_id, rte_strerror(-rc));
+  }
+  const int socket = rte_eth_dev_socket_id(port_id);
+  const unsigned socket_id = socket < 0 ? 0 : static_cast<unsigned>(socket);
+  for (uint16_t q = 0; q < tx_queues; ++q) {
+    if (const int rc = rte_eth_rx_queue_setup(port_id, q, 512, socket_id, nullptr, pool); rc != 0) {
+      return make_error("exception port {}: RX queue {} setup failed: {}", port_id, q, rte_strerror(-rc));
+    }
+  }
+  for (uint16_t q = 0; q < tx_queues; ++q) {
+    if (const int rc = rte_eth_tx_queue_setup(port_id, q, 512, socket_id, nullptr); rc != 0) {
+      return make_error("exception port {}: TX queue {} setup failed: {}", port_id, q, rte_strerror(-rc));
+    }
+  }
+  rte_ether_addr address{};
+  std::memcpy(address.addr_bytes, mac, 6);
+  if (const int rc = rte_eth_dev_default_mac_addr_set(port_id, &address); rc != 0) {
+    return make_error("exception port {}: cannot set its MAC to the NIC's: {}", port_id, rte_strerror(-rc));
+  }
+  if (const int rc = rte_eth_dev_start(port_id); rc != 0) {
+    return make_error("exception port {}: start failed: {}", port_id, rte_strerror(-rc));
+  }
+  rte_eth_dev_set_link_up(port_id);
+  return success();
+}
+
 void stop_port(uint16_t port_id) noexcept {
   rte_eth_dev_stop(port_id);
   rte_eth_dev_close(port_id);

@@ -28,6 +28,11 @@ inline constexpr uint16_t kRxDescriptors = 1024;
 inline constexpr uint16_t kTxDescriptors = 1024;
 
 Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool);
+// The exception port of a forwarding port (a TAP or virtio-user port standing for the
+// kernel): `tx_queues` TX queues (one per worker, plus the control lcore's) and as many
+// RX queues (what the kernel sends, all read by the control lcore). Its MAC is set to
+// the forwarding port's, so the kernel answers with the NIC's own address.
+Result<void> setup_exception_port(uint16_t port_id, uint16_t tx_queues, rte_mempool* pool, const uint8_t (&mac)[6]);
 void stop_port(uint16_t port_id) noexcept;
 
 }  // namespace eclb::dp

@@ -91,6 +91,24 @@ bool SlowPath::owns_address(const PortState& state, const IpAddress& address, co
   return table.find_vip_address(key) != nullptr;
 }
 
+bool SlowPath::is_local(const PortState& state, const IpAddress& address) const {
+  const auto& local = address.is_v4() ? state.port.ipv4 : state.port.ipv6;
+  if (local && local->address == address) return true;
+  for (const IpAddress& nat : state.port.nat_addresses) {
+    if (nat == address) return true;
+  }
+  return false;
+}
+
+void SlowPath::release(const PortState& state, rte_mbuf* m, std::vector<rte_mbuf*>& kernel) {
+  if (state.port.has_exception) {
+    ++counters_.to_kernel;
+    kernel.push_back(m);
+  } else {
+    rte_pktmbuf_free(m);
+  }
+}
+
 void SlowPath::learn(PortState& state, const IpAddress& address, const uint8_t* mac, uint64_t now_ms) {
   const auto it = state.neighbours.find(address);
   if (it == state.neighbours.end()) return;  // only next hops we are resolving
@@ -106,39 +124,48 @@ void SlowPath::learn(PortState& state, const IpAddress& address, const uint8_t* 
   ++counters_.learned;
 }
 
-void SlowPath::handle(rte_mbuf* m, const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out) {
+void SlowPath::handle(rte_mbuf* m, const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out,
+                      std::vector<rte_mbuf*>& kernel) {
   PortState* state = port_of(m->port);
   PacketView view;
   const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
   const ParseResult parsed = parse_packet(data, rte_pktmbuf_data_len(m), view);
   if (state != nullptr && parsed.kind == PacketKind::kArp) {
-    handle_arp(*state, m, view.l3_offset, table, now_ms, out);
+    handle_arp(*state, m, view.l3_offset, table, now_ms, out, kernel);
     return;
   }
   if (state != nullptr && parsed.kind == PacketKind::kIpv6 && view.l4_protocol == kProtoIcmpv6) {
-    handle_nd(*state, m, view.l3_offset, view.l4_offset, table, now_ms, out);
+    handle_nd(*state, m, view.l3_offset, view.l4_offset, table, now_ms, out, kernel);
     return;
   }
   ++counters_.ignored;
-  rte_pktmbuf_free(m);
+  if (state != nullptr) release(*state, m, kernel);
+  else rte_pktmbuf_free(m);
 }
 
 void SlowPath::handle_arp(PortState& state, rte_mbuf* m, uint32_t l3, const TableView& table, uint64_t now_ms,
-                          std::vector<rte_mbuf*>& out) {
+                          std::vector<rte_mbuf*>& out, std::vector<rte_mbuf*>& kernel) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   uint8_t* arp = frame + l3;
   const bool ethernet_ipv4 = load_be16(arp) == 1 && load_be16(arp + 2) == kEtherTypeIpv4 && arp[4] == 6 && arp[5] == 4;
   const uint16_t operation = load_be16(arp + 6);
   if (!ethernet_ipv4 || (operation != kArpRequest && operation != kArpReply)) {
     ++counters_.ignored;
-    rte_pktmbuf_free(m);
+    release(state, m, kernel);
     return;
   }
   const IpAddress sender = ipv4_at(arp + 14);
   const IpAddress target = ipv4_at(arp + 24);
   learn(state, sender, arp + 8, now_ms);
-  if (operation != kArpRequest || !owns_address(state, target, table)) {
-    rte_pktmbuf_free(m);
+  if (operation == kArpReply) {
+    // Replies to our own requests (asked from a local address) end here; the kernel's
+    // (asked from its own address, or from a VIP it holds) are the kernel's.
+    if (is_local(state, target)) rte_pktmbuf_free(m);
+    else release(state, m, kernel);
+    return;
+  }
+  if (!owns_address(state, target, table)) {
+    release(state, m, kernel);
     return;
   }
   // Answer in place: back to the requester, "target is at our MAC".
@@ -158,7 +185,7 @@ void SlowPath::handle_arp(PortState& state, rte_mbuf* m, uint32_t l3, const Tabl
 }
 
 void SlowPath::handle_nd(PortState& state, rte_mbuf* m, uint32_t l3, uint32_t l4, const TableView& table,
-                         uint64_t now_ms, std::vector<rte_mbuf*>& out) {
+                         uint64_t now_ms, std::vector<rte_mbuf*>& out, std::vector<rte_mbuf*>& kernel) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   uint8_t* ip = frame + l3;
   uint8_t* icmp = frame + l4;
@@ -166,8 +193,8 @@ void SlowPath::handle_nd(PortState& state, rte_mbuf* m, uint32_t l3, uint32_t l4
   const uint8_t type = icmp[0];
   // RFC 4861 7.1: hop limit 255 (not forwarded by a router) and room for the target.
   if (ip[7] != 255 || l4 + 24 > end || (type != kIcmpv6NeighbourSolicit && type != kIcmpv6NeighbourAdvert)) {
-    ++counters_.ignored;
-    rte_pktmbuf_free(m);
+    ++counters_.ignored;  // router solicitations / advertisements, redirects: the host's
+    release(state, m, kernel);
     return;
   }
   const IpAddress target = ipv6_at(icmp + 8);
@@ -176,13 +203,18 @@ void SlowPath::handle_nd(PortState& state, rte_mbuf* m, uint32_t l3, uint32_t l4
   const uint32_t options_length = end - (l4 + 24);
   if (type == kIcmpv6NeighbourAdvert) {
     if (const uint8_t* mac = find_link_layer_option(options, options_length, 2)) learn(state, target, mac, now_ms);
-    rte_pktmbuf_free(m);
+    if (is_local(state, ipv6_at(ip + 24))) rte_pktmbuf_free(m);  // the answer to our solicitation
+    else release(state, m, kernel);
     return;
   }
   const uint8_t* source_mac = find_link_layer_option(options, options_length, 1);
   const bool unspecified_source = source.bytes == std::array<uint8_t, 16>{};
   if (source_mac != nullptr) learn(state, source, source_mac, now_ms);
-  if (unspecified_source || !owns_address(state, target, table)) {  // duplicate address detection: stay quiet
+  if (!owns_address(state, target, table)) {
+    release(state, m, kernel);
+    return;
+  }
+  if (unspecified_source) {  // duplicate address detection of one of our addresses: stay quiet
     rte_pktmbuf_free(m);
     return;
   }

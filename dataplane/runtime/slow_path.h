@@ -31,6 +31,7 @@ struct SlowPathPort {
   NeighbourTable* neighbours = nullptr;
   std::vector<std::pair<IpAddress, std::array<uint8_t, 6>>> static_neighbours;
   std::vector<IpAddress> nat_addresses;  // fullnat sources: answered to ARP / ND like local addresses
+  bool has_exception = false;  // ARP / ND that is not ours goes to the kernel (exception port)
 };
 
 struct SlowPathCounters {
@@ -39,6 +40,7 @@ struct SlowPathCounters {
   uint64_t requests_sent = 0;
   uint64_t learned = 0;
   uint64_t ignored = 0;
+  uint64_t to_kernel = 0;  // handed to the exception port
 };
 
 class SlowPath {
@@ -54,9 +56,11 @@ class SlowPath {
 
   SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool);
 
-  // An ARP or ND frame handed over by a worker. Replies go to `out` (the mbuf is reused
-  // or freed).
-  void handle(rte_mbuf* m, const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out);
+  // An ARP or ND frame handed over by a worker. Replies go to `out`; frames for the
+  // kernel (not about our addresses, on a port with an exception port) to `kernel`; the
+  // mbuf is reused, passed on or freed.
+  void handle(rte_mbuf* m, const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out,
+              std::vector<rte_mbuf*>& kernel);
   // Resolution and publication for the backends of `table`; requests go to `out`.
   void tick(const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out);
 
@@ -79,11 +83,15 @@ class SlowPath {
   PortState* port_of(uint16_t port_id);
   std::optional<IpAddress> next_hop(const PortState& state, const IpAddress& backend) const;
   bool owns_address(const PortState& state, const IpAddress& address, const TableView& table) const;
+  // The port's own or a fullnat address: what the dataplane itself sends from.
+  bool is_local(const PortState& state, const IpAddress& address) const;
+  // Frees `m`, or passes it to the kernel when the port has an exception port.
+  void release(const PortState& state, rte_mbuf* m, std::vector<rte_mbuf*>& kernel);
   void learn(PortState& state, const IpAddress& address, const uint8_t* mac, uint64_t now_ms);
   void handle_arp(PortState& state, rte_mbuf* m, uint32_t l3, const TableView& table, uint64_t now_ms,
-                  std::vector<rte_mbuf*>& out);
+                  std::vector<rte_mbuf*>& out, std::vector<rte_mbuf*>& kernel);
   void handle_nd(PortState& state, rte_mbuf* m, uint32_t l3, uint32_t l4, const TableView& table, uint64_t now_ms,
-                 std::vector<rte_mbuf*>& out);
+                 std::vector<rte_mbuf*>& out, std::vector<rte_mbuf*>& kernel);
   rte_mbuf* build_request(const PortState& state, const IpAddress& target);
 
   std::vector<std::unique_ptr<PortState>> ports_;
