@@ -1,6 +1,8 @@
 // rte_ethdev configuration of one port.
 #include "dataplane/runtime/port_setup.h"
 
+#include "common/log.h"
+
 #include <rte_ethdev.h>
 
 #include <cstring>
@@ -114,7 +116,10 @@ Result<void> setup_exception_port(uint16_t port_id, uint16_t tx_queues, rte_memp
   }
   rte_ether_addr address{};
   std::memcpy(address.addr_bytes, mac, 6);
-  if (const int rc = rte_eth_dev_default_mac_addr_set(port_id, &address); rc != 0) {
+  if (const int rc = rte_eth_dev_default_mac_addr_set(port_id, &address); rc == -ENOTSUP) {
+    log::warn("dp.runtime", "exception port {} cannot take the NIC's MAC (driver {}): give the kernel's "
+                            "interface that MAC yourself", port_id, info.driver_name);
+  } else if (rc != 0) {
     return make_error("exception port {}: cannot set its MAC to the NIC's: {}", port_id, rte_strerror(-rc));
   }
   if (const int rc = rte_eth_dev_start(port_id); rc != 0) {

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from scapy.all import rdpcap, hexdump, Ether
+from scapy.all import rdpcap, hexdump, wrpcap, Ether
 
 BUILD = os.path.abspath(sys.argv[1])
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -71,6 +71,58 @@ def run_set(name, expect_tx):
         return [bytes(p) for p in sent], last, status, count
 
 
+# golden.yaml's port 0 (static neighbours: no resolution traffic), plus the exception port.
+EXCEPTION_PORT = ",".join(["0", "ipv4=10.0.0.2/24", "ipv6=2001:db8::2/64", "exception=1"] + [
+    f"neighbour={address}@{mac}" for address, mac in (
+        ("10.0.0.11", "02:00:00:00:01:11"), ("10.0.0.12", "02:00:00:00:01:12"), ("10.0.0.13", "02:00:00:00:01:13"),
+        ("2001:db8::11", "02:00:00:00:01:21"), ("2001:db8::12", "02:00:00:00:01:22"),
+        ("2001:db8::13", "02:00:00:00:01:23"))])
+
+
+def run_exception_set():
+    """exception_in.pcap on the NIC (port 0) and exception_kernel.pcap from the kernel's
+    side (port 1, two queues: one per worker plus the control lcore's)."""
+    source = os.path.join(FIXTURES, "exception_in.pcap")
+    kernel_in = os.path.join(FIXTURES, "exception_kernel.pcap")
+    count = len(rdpcap(source))
+    with tempfile.TemporaryDirectory(prefix="eclb-pcap-exception-", dir="/dev/shm") as work:
+        subprocess.run([CONTROL, "--config", CONFIG, "--segment", f"{work}/tables", "--once"], check=True,
+                       capture_output=True)
+        empty = f"{work}/empty.pcap"
+        wrpcap(empty, [])
+        nic_out, kernel_out = f"{work}/nic.pcap", [f"{work}/kernel{q}.pcap" for q in (0, 1)]
+        log = open(f"{work}/dataplane.log", "w")
+        dataplane = subprocess.Popen(
+            [DATAPLANE, "-l", "0,1", "--no-pci", "--in-memory", "--log-level=lib.*:error",
+             f"--vdev=net_pcap0,rx_pcap={source},tx_pcap={nic_out}",
+             f"--vdev=net_pcap1,rx_pcap={kernel_in},rx_pcap={empty},tx_pcap={kernel_out[0]},tx_pcap={kernel_out[1]}",
+             "--", "--config", CONFIG, "--segment", f"{work}/tables", "--stats-path", f"{work}/stats",
+             "--flows-path", f"{work}/flows", "--port", EXCEPTION_PORT],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        last = None
+        while time.monotonic() < deadline and dataplane.poll() is None:
+            last = stats(work)
+            if last and last["totals"]["rx_packets"] >= count and last["totals"]["exception_packets"] >= 4:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # the control lcore's share (ARP / ND, the kernel's frames)
+        last = stats(work) or last
+        dataplane.send_signal(signal.SIGTERM)
+        try:
+            status = dataplane.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            dataplane.kill()
+            status = "hung"
+        log.close()
+        if status != 0:
+            print(open(f"{work}/dataplane.log").read())
+
+        def frames(path):
+            return [bytes(p) for p in rdpcap(path)] if os.path.exists(path) and os.path.getsize(path) > 24 else []
+        return frames(nic_out), frames(kernel_out[0]) + frames(kernel_out[1]), last, status
+
+
 def compare(name, sent, expected, ordered):
     if not ordered:
         sent, expected = sorted(sent), sorted(expected)
@@ -116,6 +168,15 @@ def main():
     drops = {k: v for k, v in last["totals"]["drops"].items() if v} if last else {}
     report(f"malformed: all {count} frames dropped with the expected reasons", drops == expected_drops,
            f"got {drops}, expected {expected_drops}")
+
+    to_nic, to_kernel, last, status = run_exception_set()
+    report("exception: dataplane exits cleanly", status == 0, f"status {status}")
+    compare("exception: to the kernel", to_kernel,
+            [bytes(p) for p in rdpcap(os.path.join(FIXTURES, "exception_to_kernel.pcap"))], False)
+    compare("exception: out of the NIC (our ARP answer and the kernel's frames)", to_nic,
+            [bytes(p) for p in rdpcap(os.path.join(FIXTURES, "exception_to_nic.pcap"))], False)
+    drops = {k: v for k, v in last["totals"]["drops"].items() if v} if last else {}
+    report(f"exception: only the malformed frame is dropped {drops}", drops == {"bad_ip_header": 1})
 
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")

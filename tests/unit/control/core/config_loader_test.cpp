@@ -132,6 +132,19 @@ TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
             "idle_timeout_s, handshake_timeout_ms, connect_timeout_ms, max_header_bytes, max_connections)");
 }
 
+TEST(ConfigLoaderTest, ExceptionPorts) {
+  auto config = parse_config("dataplane:\n  ports:\n    - { id: 0, exception_port: 2 }\n    - { id: 1 }\n", "test.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->dataplane.ports[0].exception_port, 2);
+  EXPECT_FALSE(config->dataplane.ports[1].exception_port.has_value());
+  EXPECT_EQ(error_of("dataplane:\n  ports:\n    - { id: 0, exception_port: 1 }\n    - { id: 1 }\n"),
+            "test.yaml:3: dataplane.ports[0].exception_port: is a forwarding port");
+  EXPECT_EQ(error_of("dataplane:\n  ports:\n    - { id: 0, exception_port: 0 }\n"),
+            "test.yaml:3: dataplane.ports[0].exception_port: must be another port");
+  EXPECT_EQ(error_of("dataplane:\n  ports:\n    - { id: 0, exception_port: 5 }\n    - { id: 1, exception_port: 5 }\n"),
+            "test.yaml:4: dataplane.ports[1].exception_port: already serves another port");
+}
+
 TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {
   EXPECT_THAT(error_of("pools: [\n"), HasSubstr("test.yaml:2: YAML syntax error"));
   EXPECT_THAT(error_of(""), HasSubstr("empty configuration"));
