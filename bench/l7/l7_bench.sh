@@ -65,7 +65,7 @@ nginx_pids=$(pgrep -f "nginx: (master|worker) process" | while read -r p; do
 load() { ip netns exec "$cli" taskset -c 0 /usr/bin/python3 "$here/l7_load.py" "$@" --name watchers.test --ca "$work/cert.crt"; }
 declare -A result
 # Handshakes: alternating rounds (the machine is noisy), the median round of each.
-for round in 1 2 3; do
+for round in $(seq 1 "${ECLB_L7_ROUNDS:-5}"); do
   for target in eclb nginx; do
     if [ "$target" = eclb ]; then address=$TOPO_VIP pids=$eclb_pid; else address=$NGINX_IP pids=$nginx_pids; fi
     # shellcheck disable=SC2086
@@ -82,11 +82,13 @@ for target in eclb nginx; do
   if [ "$target" = eclb ]; then address=$TOPO_VIP pids=$eclb_pid; else address=$NGINX_IP pids=$nginx_pids; fi
   echo "== $target ($address)"
   result[$target.handshakes]=$(median "$work/handshakes.$target"); echo "handshakes (median): ${result[$target.handshakes]}"
+  [ "${ECLB_L7_ONLY:-}" = handshakes ] && continue
   result[$target.echo1k]=$(load echo --address "$address" --connections 16 --size 1024 --seconds 8); echo "echo 1 KiB: ${result[$target.echo1k]}"
   result[$target.echo64k]=$(load echo --address "$address" --connections 4 --size 65536 --seconds 8); echo "echo 64 KiB: ${result[$target.echo64k]}"
   # shellcheck disable=SC2086
   result[$target.idle]=$(load idle --address "$address" --count "$IDLE" --pids $pids); echo "idle: ${result[$target.idle]}"
 done
+[ "${ECLB_L7_ONLY:-}" = handshakes ] && exit 0
 cat > "$out/l7_bench.json" <<JSON
 {"eclb": {"handshakes": ${result[eclb.handshakes]}, "echo_1k": ${result[eclb.echo1k]}, "echo_64k": ${result[eclb.echo64k]}, "idle": ${result[eclb.idle]}},
  "nginx": {"handshakes": ${result[nginx.handshakes]}, "echo_1k": ${result[nginx.echo1k]}, "echo_64k": ${result[nginx.echo64k]}, "idle": ${result[nginx.idle]}}}

@@ -30,6 +30,9 @@ class EventLoop {
   Result<void> watch(int fd, uint32_t events, FdCallback callback);
   Result<void> modify(int fd, uint32_t events);
   void unwatch(int fd) noexcept;
+  // For a descriptor about to be closed: drops the callback without the epoll_ctl call
+  // (closing the last reference removes it from the epoll set by itself).
+  void forget(int fd) noexcept { fds_.erase(fd); }
 
   TimerId after(std::chrono::milliseconds delay, TimerCallback callback);
   void cancel(TimerId id) noexcept;

@@ -408,10 +408,10 @@ void ProxySession::finish() {
     SSL_free(ssl_);
     ssl_ = nullptr;
   }
-  context_.loop.unwatch(client_fd_);
+  context_.loop.forget(client_fd_);  // close() takes it out of the epoll set
   close(client_fd_);
   if (backend_fd_ >= 0) {
-    if (backend_watched_) context_.loop.unwatch(backend_fd_);
+    if (backend_watched_) context_.loop.forget(backend_fd_);
     close(backend_fd_);
     backend_fd_ = -1;
   }

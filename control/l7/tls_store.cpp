@@ -62,6 +62,9 @@ Result<SSL_CTX*> make_context(const TlsCertificateConfig& files) {
   // Partial writes and a moving buffer let the relay hand SSL_write whatever it has;
   // releasing buffers keeps an idle connection's TLS state small.
   SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Read whole socket buffers, not record header then body: half the recv() calls of a
+  // handshake. The relay drains what OpenSSL buffered before it waits on the socket.
+  SSL_CTX_set_read_ahead(context, 1);
   // Resumption by stateless tickets only (as nginx's default): a server-side session
   // cache costs a lock, an insert and periodic full scans on every full handshake.
   SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
