@@ -4,7 +4,8 @@
 # machine, certificate, gateways and client. Measures full TLS handshakes per second,
 # WebSocket echo round trips (1 KiB and 64 KiB messages) and resident memory per idle
 # wss:// connection at 10,000 connections. Everything runs in namespaces this script
-# creates and removes. Writes $OUT/l7_bench.json.
+# creates and removes (setup: tests/integration/lib/side_by_side.sh). Writes
+# $OUT/l7_bench.json.
 # Usage: l7_bench.sh BUILD_DIR [OUT]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,44 +21,14 @@ trap cleanup EXIT
 topo_up l7
 lb=$(topo_ns lb)
 cli=$(topo_ns cli)
-NGINX_IP=10.99.0.101
 # Each proxied connection holds two descriptors in the front end: 10,000 connections need
 # a hard RLIMIT_NOFILE above 20,000. Below that, measure as many as the limit allows.
 ulimit -n "$(ulimit -Hn)"
 max_idle=$(( ($(ulimit -Hn) - 200) / 2 ))
 IDLE=${ECLB_L7_IDLE_CONNECTIONS:-$(( max_idle < 10000 ? max_idle : 10000 ))}
-ip netns exec "$lb" ip addr add "$NGINX_IP/24" dev lbn0
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=watchers.test \
-  -addext subjectAltName=DNS:watchers.test -keyout "$work/certkey.key" -out "$work/cert.crt" 2>/dev/null
-GATEWAYS="10.99.0.21:8080 10.99.0.22:8080 10.99.0.23:8080"
-printf 'GATEWAY_LIST="%s"\nDNS_NAME=watchers.test\nECLB_VIP=%s\n' "$GATEWAYS" "$TOPO_VIP" > "$work/environment.env"
-cat > "$work/base.yaml" <<YAML
-tables: { segment: $work/tables }
-control: { admin_socket: $work/admin.sock, metrics: "off" }
-pools:
-  gateways:
-    health: { check: tcp, interval_ms: 2000, timeout_ms: 1000, rise: 1, fall: 3 }
-    backends: []
-YAML
-PYTHONPATH="$lib" /usr/bin/python3 -c "
-import sys
-from nginx_image import nginx_conf
-work, listen, gateways = sys.argv[1:4]
-open(f'{work}/nginx.conf', 'w').write(nginx_conf(gateways.split(), 'watchers.test', f'{work}/cert.crt',
-                                                 f'{work}/certkey.key', listen, work, workers=1))
-" "$work" "$NGINX_IP" "$GATEWAYS"
-for i in 1 2 3; do
-  ip netns exec "$(topo_ns gw$i)" /usr/bin/python3 "$lib/ws_gateway.py" --name "vm$i" --lifetime 1800 \
-    > "$work/gw$i.log" 2>&1 &
-done
+source "$lib/side_by_side.sh"
 # Each front end gets core 1 to itself, clients run on core 0: the machine has two.
-ip netns exec "$lb" taskset -c 1 nginx -c "$work/nginx.conf" -g 'daemon off;' > "$work/nginx.log" 2>&1 &
-ip netns exec "$lb" taskset -c 1 "$ECLB_BIN/control/daemon/eclb-control" --env-file "$work/environment.env" \
-  --config "$work/base.yaml" > "$work/eclb-control.log" 2>&1 &
-ready() { ip netns exec "$cli" curl -s -m 2 --cacert "$work/cert.crt" --resolve "watchers.test:443:$1" \
-  "https://watchers.test/vm1/" | grep -q '"vm1"'; }
-for _ in $(seq 1 100); do ready "$TOPO_VIP" && ready "$NGINX_IP" && break; sleep 0.2; done
-ready "$TOPO_VIP" && ready "$NGINX_IP" || { echo "front ends not ready" >&2; cat "$work"/*.log >&2; exit 1; }
+side_by_side_up "$work" "taskset -c 1" || { echo "front ends not ready" >&2; cat "$work"/*.log >&2; exit 1; }
 eclb_pid=$(pgrep -f "eclb-control --env-file $work/environment.env" | head -1)
 nginx_pids=$(pgrep -f "nginx: (master|worker) process" | while read -r p; do
   [ "$(ip netns identify "$p" 2>/dev/null)" = "$lb" ] && echo "$p"; done | tr '\n' ' ')

@@ -16,7 +16,7 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Eclbctl, Process, Results, fail_fast, wait_for  # noqa: E402
+from harness import Eclbctl, Process, Results, fail_fast, gateways_pool_yaml, get_json, in_netns, wait_for  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -33,13 +33,7 @@ with open(f"{work}/eclb.yaml", "w") as f:
     f.write(f"""tables: {{ segment: {work}/tables, max_vips: 16, max_backends: 256, max_table_slots: 1048576 }}
 control: {{ admin_socket: {work}/admin.sock, metrics: "off" }}
 pools:
-  gateways:
-    health: {{ check: tcp, interval_ms: 500, timeout_ms: 400, rise: 1, fall: 2 }}
-    backends:
-      - {{ name: vm1, address: 10.99.0.21, port: 8080 }}
-      - {{ name: vm2, address: 10.99.0.22, port: 8080 }}
-      - {{ name: vm3, address: 10.99.0.23, port: 8080 }}
-vips:
+{gateways_pool_yaml()}vips:
   - {{ name: web, address: {VIP}, port: 80, mode: fullnat, pool: gateways }}
   - {{ name: agents, address: {VIP}, port: 8000, mode: l7, pool: gateways }}
 dataplane:
@@ -52,15 +46,10 @@ dataplane:
 
 
 def lb(*command):
-    return subprocess.run(["ip", "netns", "exec", args.lb_netns, *command], capture_output=True, text=True)
+    return in_netns(args.lb_netns, *command)
 
 
-def get(url, timeout=3):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return json.loads(response.read().decode())
-    except (OSError, ValueError):
-        return None
+get = get_json
 
 
 def totals():

@@ -81,6 +81,32 @@ class Eclbctl:
         return subprocess.run(self.base + list(args), capture_output=True, text=True).stdout
 
 
+def in_netns(netns, *command):
+    """Runs a command inside a network namespace; returns the CompletedProcess (text)."""
+    return subprocess.run(["ip", "netns", "exec", netns, *command], capture_output=True, text=True)
+
+
+def get_json(url, timeout=3):
+    """GET url and parse the body as JSON; None on any network or parse error."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.loads(response.read().decode())
+    except (OSError, ValueError):
+        return None
+
+
+def gateways_pool_yaml(health="{ check: tcp, interval_ms: 500, timeout_ms: 400, rise: 1, fall: 2 }"):
+    """The pool of the three namespace gateways (topology.sh), as YAML under `pools:`."""
+    return f"""  gateways:
+    health: {health}
+    backends:
+      - {{ name: vm1, address: 10.99.0.21, port: 8080 }}
+      - {{ name: vm2, address: 10.99.0.22, port: 8080 }}
+      - {{ name: vm3, address: 10.99.0.23, port: 8080 }}
+"""
+
+
 def fail_fast(message):
     print(f"FAIL: {message}", flush=True)
     print("0 passed, 1 failed", flush=True)

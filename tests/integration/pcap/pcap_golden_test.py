@@ -35,40 +35,50 @@ def stats(work):
     return json.loads(out.stdout) if out.returncode == 0 else None
 
 
+def run_dataplane(work, vdevs, extra, done):
+    """Publishes golden.yaml's tables into `work`, runs eclb-dataplane on `vdevs` until
+    done(stats) or 30 s, lets the control lcore finish, stops it; (last stats, status)."""
+    subprocess.run([CONTROL, "--config", CONFIG, "--segment", f"{work}/tables", "--once"], check=True,
+                   capture_output=True)
+    log = open(f"{work}/dataplane.log", "w")
+    dataplane = subprocess.Popen(
+        [DATAPLANE, "-l", "0,1", "--no-pci", "--in-memory", "--log-level=lib.*:error",
+         *[f"--vdev={vdev}" for vdev in vdevs], "--", "--config", CONFIG, "--segment", f"{work}/tables",
+         "--stats-path", f"{work}/stats", "--flows-path", f"{work}/flows", *extra], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    last = None
+    while time.monotonic() < deadline and dataplane.poll() is None:
+        last = stats(work)
+        if last and done(last["totals"]):
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the control lcore answer what it was handed
+    last = stats(work) or last
+    dataplane.send_signal(signal.SIGTERM)
+    try:
+        status = dataplane.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        dataplane.kill()
+        status = "hung"
+    log.close()
+    if status != 0:
+        print(open(f"{work}/dataplane.log").read())
+    return last, status
+
+
+def frames_of(path):
+    return [bytes(p) for p in rdpcap(path)] if os.path.exists(path) and os.path.getsize(path) > 24 else []
+
+
 def run_set(name, expect_tx):
-    """Runs the dataplane over NAME_in.pcap; returns (frames sent, stats, exit status)."""
+    """Runs the dataplane over NAME_in.pcap; returns (frames sent, stats, exit status, frames in)."""
     source = os.path.join(FIXTURES, f"{name}_in.pcap")
     count = len(rdpcap(source))
     with tempfile.TemporaryDirectory(prefix=f"eclb-pcap-{name}-", dir="/dev/shm") as work:
-        subprocess.run([CONTROL, "--config", CONFIG, "--segment", f"{work}/tables", "--once"], check=True,
-                       capture_output=True)
         out_pcap = f"{work}/out.pcap"
-        log = open(f"{work}/dataplane.log", "w")
-        dataplane = subprocess.Popen(
-            [DATAPLANE, "-l", "0,1", "--no-pci", "--in-memory", "--log-level=lib.*:error",
-             f"--vdev=net_pcap0,rx_pcap={source},tx_pcap={out_pcap}", "--",
-             "--config", CONFIG, "--segment", f"{work}/tables", "--stats-path", f"{work}/stats",
-             "--flows-path", f"{work}/flows"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        last = None
-        while time.monotonic() < deadline and dataplane.poll() is None:
-            last = stats(work)
-            if last and last["totals"]["rx_packets"] >= count and last["totals"]["tx_packets"] >= expect_tx:
-                break
-            time.sleep(0.1)
-        time.sleep(0.5)  # let the control lcore answer what it was handed
-        last = stats(work) or last
-        dataplane.send_signal(signal.SIGTERM)
-        try:
-            status = dataplane.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            dataplane.kill()
-            status = "hung"
-        log.close()
-        if status != 0:
-            print(open(f"{work}/dataplane.log").read())
-        sent = rdpcap(out_pcap) if os.path.exists(out_pcap) and os.path.getsize(out_pcap) > 24 else []
-        return [bytes(p) for p in sent], last, status, count
+        last, status = run_dataplane(work, [f"net_pcap0,rx_pcap={source},tx_pcap={out_pcap}"], [],
+                                     lambda t: t["rx_packets"] >= count and t["tx_packets"] >= expect_tx)
+        return frames_of(out_pcap), last, status, count
 
 
 # golden.yaml's port 0 (static neighbours: no resolution traffic), plus the exception port.
@@ -86,41 +96,14 @@ def run_exception_set():
     kernel_in = os.path.join(FIXTURES, "exception_kernel.pcap")
     count = len(rdpcap(source))
     with tempfile.TemporaryDirectory(prefix="eclb-pcap-exception-", dir="/dev/shm") as work:
-        subprocess.run([CONTROL, "--config", CONFIG, "--segment", f"{work}/tables", "--once"], check=True,
-                       capture_output=True)
         empty = f"{work}/empty.pcap"
         wrpcap(empty, [])
         nic_out, kernel_out = f"{work}/nic.pcap", [f"{work}/kernel{q}.pcap" for q in (0, 1)]
-        log = open(f"{work}/dataplane.log", "w")
-        dataplane = subprocess.Popen(
-            [DATAPLANE, "-l", "0,1", "--no-pci", "--in-memory", "--log-level=lib.*:error",
-             f"--vdev=net_pcap0,rx_pcap={source},tx_pcap={nic_out}",
-             f"--vdev=net_pcap1,rx_pcap={kernel_in},rx_pcap={empty},tx_pcap={kernel_out[0]},tx_pcap={kernel_out[1]}",
-             "--", "--config", CONFIG, "--segment", f"{work}/tables", "--stats-path", f"{work}/stats",
-             "--flows-path", f"{work}/flows", "--port", EXCEPTION_PORT],
-            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        last = None
-        while time.monotonic() < deadline and dataplane.poll() is None:
-            last = stats(work)
-            if last and last["totals"]["rx_packets"] >= count and last["totals"]["exception_packets"] >= 4:
-                break
-            time.sleep(0.1)
-        time.sleep(0.5)  # the control lcore's share (ARP / ND, the kernel's frames)
-        last = stats(work) or last
-        dataplane.send_signal(signal.SIGTERM)
-        try:
-            status = dataplane.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            dataplane.kill()
-            status = "hung"
-        log.close()
-        if status != 0:
-            print(open(f"{work}/dataplane.log").read())
-
-        def frames(path):
-            return [bytes(p) for p in rdpcap(path)] if os.path.exists(path) and os.path.getsize(path) > 24 else []
-        return frames(nic_out), frames(kernel_out[0]) + frames(kernel_out[1]), last, status
+        vdevs = [f"net_pcap0,rx_pcap={source},tx_pcap={nic_out}",
+                 f"net_pcap1,rx_pcap={kernel_in},rx_pcap={empty},tx_pcap={kernel_out[0]},tx_pcap={kernel_out[1]}"]
+        last, status = run_dataplane(work, vdevs, ["--port", EXCEPTION_PORT],
+                                     lambda t: t["rx_packets"] >= count and t["exception_packets"] >= 4)
+        return frames_of(nic_out), frames_of(kernel_out[0]) + frames_of(kernel_out[1]), last, status
 
 
 def compare(name, sent, expected, ordered):

@@ -18,7 +18,7 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Eclbctl, Process, Results, fail_fast, wait_for  # noqa: E402
+from harness import Eclbctl, Process, Results, fail_fast, gateways_pool_yaml, get_json, in_netns, wait_for  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -39,13 +39,7 @@ def write_config(with_l4=True):
         f.write(f"""tables: {{ segment: {work}/tables, max_vips: 16, max_backends: 256, max_table_slots: 1048576 }}
 control: {{ admin_socket: {work}/admin.sock, metrics: "off" }}
 pools:
-  gateways:
-    health: {{ check: tcp, interval_ms: 500, timeout_ms: 400, rise: 1, fall: 2 }}
-    backends:
-      - {{ name: vm1, address: 10.99.0.21, port: 8080 }}
-      - {{ name: vm2, address: 10.99.0.22, port: 8080 }}
-      - {{ name: vm3, address: 10.99.0.23, port: 8080 }}
-vips:
+{gateways_pool_yaml()}vips:
 {l4}  - {{ name: agents, address: {VIP}, port: 8000, mode: l7, pool: gateways }}
 dataplane:
   flows_per_worker: 65536
@@ -63,16 +57,11 @@ def start_dataplane(name, program=True):
                    work, netns=args.lb_netns)
 
 
-def get(url, timeout=3):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return json.loads(response.read().decode())
-    except (OSError, ValueError):
-        return None
+get = get_json
 
 
 def lb(*command):
-    return subprocess.run(["ip", "netns", "exec", args.lb_netns, *command], capture_output=True, text=True)
+    return in_netns(args.lb_netns, *command)
 
 
 def steer_counters():
