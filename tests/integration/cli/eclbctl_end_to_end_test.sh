@@ -81,7 +81,7 @@ expect_error "missing segment" "eclbctl: cannot open $work/absent: No such file 
 expect_error "unknown VIP" 'eclbctl: unknown VIP "nope" (not a VIP name or ADDRESS:PORT)' \
   "$ctl" --segment "$work/host-a" table nope
 cp "$work/host-a" "$work/v9"
-printf '\x09\x00' | dd of="$work/v9" bs=1 seek=8 conv=notrunc status=none   # abi_major = 9
+printf '\x09\x00\x00\x00' | dd of="$work/v9" bs=1 seek=8 conv=notrunc status=none   # ABI 9.0
 expect_error "other ABI version" "eclbctl: $work/v9: table region has ABI version 9.0, this build reads major version 1" \
   "$ctl" --segment "$work/v9" vips
 head -c 1000 /dev/urandom > "$work/garbage"

@@ -41,7 +41,7 @@ kill -TERM $pid; wait $pid; status=$?
 # 2. A table region of another ABI major version: one error line, non-zero exit.
 "$bin/control/daemon/eclb-control" --config "$work/eclb.yaml" --once 2>/dev/null
 cp "$work/tables" "$work/tables-v9"
-printf '\x09\x00' | dd of="$work/tables-v9" bs=1 seek=8 conv=notrunc status=none
+printf '\x09\x00\x00\x00' | dd of="$work/tables-v9" bs=1 seek=8 conv=notrunc status=none  # ABI 9.0
 out=$("$bin/dataplane/eclb-dataplane" -l 0,1 "${eal[@]}" --vdev=net_null0 -- --config "$work/eclb.yaml" \
   --segment "$work/tables-v9" 2>&1); status=$?
 if [ $status -ne 0 ] && echo "$out" | grep -q "error dp.runtime: $work/tables-v9: table region has ABI version 9.0, this build reads major version 1"; then
