@@ -383,6 +383,26 @@ async def main():
     for ws in others:
         await ws.close()
 
+    # 9b. Isolation: under a stream of TLS handshakes (two openssl s_time clients), a
+    #     killed gateway still leaves the table within fall x interval plus a margin.
+    load = [subprocess.Popen(["openssl", "s_time", "-connect", f"{VIP}:443", "-new", "-time", "6"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    time.sleep(1)
+    accepted_before = l7("accepted")
+    gateways[3].stop(signal.SIGKILL)
+    killed = time.monotonic()
+    left = wait_for(lambda: state_of("vm3") == "down", 5, interval=0.05)
+    elapsed = time.monotonic() - killed
+    handshakes = l7("accepted") - accepted_before
+    for process in load:
+        process.wait(timeout=15)
+    bound = (FALL + 1) * INTERVAL_MS / 1000 + 0.5
+    results.check(left and elapsed < bound and handshakes > 100,
+                  "under TLS handshake load a killed gateway still leaves the table in time",
+                  f"{elapsed:.2f}s (bound {bound:.2f}s) with {handshakes:.0f} connections accepted meanwhile")
+    start_gateway(3)
+    wait_for(lambda: checked_up("vm3") and state_of("vm3") == "up", RISE * INTERVAL_MS / 1000 + 5)
+
     # 10. Idle timeout: reloaded down to 1 s, a silent connection is closed while one that
     #     talks every 300 ms stays.
     with open(f"{work}/eclb.yaml", "w") as f:
