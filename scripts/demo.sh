@@ -3,7 +3,8 @@
 # namespaces from an environment.env like the nginx image's — eclb-control (WebSocket
 # health checks), eclb-dataplane (fullnat, DPDK net_af_xdp on the balancer's veth), three
 # unconfigured EC gateways serving WebSocket, and real WebSocket clients — then prints
-# how connections spread, a gateway dying, and the eclbctl view.
+# how connections spread, a gateway dying, and the eclbctl view; then the same
+# environment.env with the image's certificate: TLS offload, pins and the redirect.
 # Run as root on Debian 12: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,4 +62,35 @@ grep -hE "info (control|publish|dp\.runtime: (forwarding|flow region))" "$work/c
 
 ip netns exec "$(topo_ns cli)" /usr/bin/python3 scripts/demo_client.py --bin "$ECLB_BIN" --work "$work" \
   --gw2-netns "$(topo_ns gw2)"
+
+step "TLS offload like the nginx image: the same environment.env with cert.crt and certkey.key beside it"
+topo_down
+topo_up l7  # this time the balancer's kernel holds the VIP: eclb-control terminates TLS there
+for i in 1 2 3; do
+  (ip netns exec "$(topo_ns gw$i)" /usr/bin/python3 tests/integration/lib/ws_gateway.py --name "vm$i" --lifetime 600 \
+    >/dev/null 2>&1 &)
+done
+tls=$work/tls
+mkdir -p "$tls"
+cp "$work/environment.env" "$tls/"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=watchers.demo.test \
+  -addext subjectAltName=DNS:watchers.demo.test -keyout "$tls/certkey.key" -out "$tls/cert.crt" 2>/dev/null
+cat > "$tls/eclb.yaml" <<YAML
+tables: { segment: $tls/tables }
+control: { admin_socket: $tls/admin.sock, metrics: "10.99.0.100:9469" }
+pools:
+  gateways:
+    health: { check: websocket, path: /agent, interval_ms: 500, timeout_ms: 300, rise: 1, fall: 2 }
+    backends: []
+YAML
+ls "$tls" | sed 's/^/  /'
+ip netns exec "$(topo_ns lb)" "$ECLB_BIN/control/daemon/eclb-control" --env-file "$tls/environment.env" \
+  --config "$tls/eclb.yaml" > "$tls/control.log" 2>&1 &
+for _ in $(seq 1 50); do
+  ip netns exec "$(topo_ns cli)" curl -s -m 1 --cacert "$tls/cert.crt" --resolve watchers.demo.test:443:10.99.0.100 \
+    https://watchers.demo.test/vm3/ | grep -q vm3 && break
+  sleep 0.2
+done
+grep -h "info l7" "$tls/control.log" | cut -c25-170
+ip netns exec "$(topo_ns cli)" /usr/bin/python3 scripts/demo_l7.py --bin "$ECLB_BIN" --work "$tls"
 step "done: namespaces and processes are cleaned up"
