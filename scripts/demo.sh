@@ -15,7 +15,16 @@ export ECLB_BIN=$PWD/build-release
 export TOPO_PREFIX="eclb-demo-"
 source tests/integration/lib/topology.sh
 work=$(mktemp -d /dev/shm/eclb-demo.XXXXXX)
-cleanup() { topo_down; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work" /dev/hugepages/eclb-demo-flows; }
+# The demo's exit status is its own: cleaning up (killing what is left) must not change it.
+cleanup() {
+  local status=$?
+  set +e
+  topo_down
+  kill $(jobs -p) 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work" /dev/hugepages/eclb-demo-flows
+  exit "$status"
+}
 trap cleanup EXIT
 topo_down
 
