@@ -84,6 +84,7 @@ void ProxySession::on_backend_event(uint32_t events) {
 void ProxySession::pump() {
   client_want_ = 0;
   backend_want_ = 0;
+  yielded_ = false;
   for (Phase before = Phase::kDone; phase_ != before && phase_ != Phase::kDone;) {
     before = phase_;
     switch (phase_) {
@@ -97,7 +98,14 @@ void ProxySession::pump() {
       case Phase::kDone: break;
     }
   }
-  if (phase_ != Phase::kDone) rearm();
+  if (phase_ == Phase::kDone) return;
+  rearm();
+  if (yielded_ && resume_timer_ == 0) {
+    resume_timer_ = context_.loop.after(std::chrono::milliseconds(0), [this] {
+      resume_timer_ = 0;
+      pump();
+    });
+  }
 }
 
 void ProxySession::handshake() {
@@ -267,7 +275,11 @@ void ProxySession::relay() {
 }
 
 bool ProxySession::move_to_backend() {
-  while (true) {
+  for (int chunk = 0;; ++chunk) {
+    if (chunk == kChunksPerTurn) {
+      yielded_ = true;  // others get their turn; a timer brings this one back
+      return true;
+    }
     size_t got = 0;
     switch (client_read(context_.scratch.data(), context_.scratch.size(), got)) {
       case Io::kProgress: break;
@@ -303,7 +315,11 @@ bool ProxySession::move_to_backend() {
 }
 
 bool ProxySession::move_to_client() {
-  while (true) {
+  for (int chunk = 0;; ++chunk) {
+    if (chunk == kChunksPerTurn) {
+      yielded_ = true;  // others get their turn; a timer brings this one back
+      return true;
+    }
     size_t got = 0;
     switch (backend_read(context_.scratch.data(), context_.scratch.size(), got)) {
       case Io::kProgress: break;
@@ -400,6 +416,7 @@ void ProxySession::finish() {
   phase_ = Phase::kDone;
   if (phase_timer_ != 0) context_.loop.cancel(std::exchange(phase_timer_, 0));
   if (idle_timer_ != 0) context_.loop.cancel(std::exchange(idle_timer_, 0));
+  if (resume_timer_ != 0) context_.loop.cancel(std::exchange(resume_timer_, 0));
   if (ssl_ != nullptr) {
     if (SSL_is_init_finished(ssl_)) {
       ERR_clear_error();

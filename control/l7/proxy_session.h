@@ -105,6 +105,12 @@ class ProxySession {
   uint32_t backend_events_ = 0;
   EventLoop::TimerId phase_timer_ = 0;  // handshake/head, then connect
   EventLoop::TimerId idle_timer_ = 0;
+  // Fairness: a direction moves at most kChunksPerTurn reads per pump, then the session
+  // yields and a zero-delay timer pumps it again (TLS may hold decrypted bytes that no
+  // socket event would announce).
+  static constexpr int kChunksPerTurn = 8;
+  bool yielded_ = false;
+  EventLoop::TimerId resume_timer_ = 0;
   EventLoop::Clock::time_point last_activity_;
 };
 
