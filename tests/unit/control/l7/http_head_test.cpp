@@ -1,5 +1,6 @@
 // Request heads: parsing limits and errors, and the head a gateway receives.
 #include "control/l7/http_head.h"
+#include "control/l7/proxy_protocol.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -76,6 +77,22 @@ TEST(HttpHeadTest, ResponsesAndHosts) {
   EXPECT_EQ(host_without_port("example.com:8443"), "example.com");
   EXPECT_EQ(host_without_port("example.com"), "example.com");
   EXPECT_EQ(host_without_port("[2001:db8::1]:443"), "[2001:db8::1]");
+}
+
+TEST(ProxyProtocolTest, Version2HeaderForIpv4AndIpv6) {
+  const std::string v4 = proxy_protocol_v2(*Endpoint::parse("192.0.2.7:40000"), *Endpoint::parse("10.0.0.100:443"));
+  const std::string expected4("\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"
+                              "\xc0\x00\x02\x07\x0a\x00\x00\x64\x9c\x40\x01\xbb",
+                              28);
+  EXPECT_EQ(v4, expected4);
+  const std::string v6 = proxy_protocol_v2(*Endpoint::parse("[2001:db8::7]:1"), *Endpoint::parse("[2001:db8::100]:443"));
+  ASSERT_EQ(v6.size(), 16u + 36u);
+  EXPECT_EQ(v6.substr(12, 4), std::string("\x21\x21\x00\x24", 4));
+  // Source 2001:db8::7 at 16-31, destination 2001:db8::100 at 32-47.
+  EXPECT_EQ(v6.substr(16, 2), std::string("\x20\x01", 2));
+  EXPECT_EQ(static_cast<uint8_t>(v6.at(31)), 0x07);
+  EXPECT_EQ(v6.substr(46, 2), std::string("\x01\x00", 2));
+  EXPECT_EQ(v6.substr(48, 4), std::string("\x00\x01\x01\xbb", 4));  // ports 1 and 443
 }
 
 }  // namespace
