@@ -7,7 +7,10 @@
 // FlowEntry[bucket_count * kWays] — then the NAT table of the same geometry, whose
 // entries are NatReverseEntry: for every fullnat flow, the reply direction (backend ->
 // local address:port) pointing back at its flow entry.
-// An entry lives in bucket (flow_hash & (bucket_count - 1)), in one of its kWays ways;
+// An entry lives in bucket (flow_hash & (bucket_count - 1)) or, since minor 1, when that
+// bucket was full, in bucket ((flow_hash >> 28) & (bucket_count - 1)), which then marks the
+// first one `overflowed` (lookups try the second bucket only behind such a mark);
+// in one of its kWays ways;
 // the bucket line holds the ways' signatures, states and last-seen times so a lookup
 // reads one bucket line and, on a signature match, one entry line.
 // Only the owning worker writes its table (plain stores); readers of another process
@@ -24,7 +27,7 @@ namespace eclb::abi {
 
 inline constexpr uint64_t kFlowRegionMagic = 0x31574C46424C4345ULL;  // "ECLBFLW1" in memory
 inline constexpr uint16_t kFlowAbiMajor = 1;
-inline constexpr uint16_t kFlowAbiMinor = 0;
+inline constexpr uint16_t kFlowAbiMinor = 1;  // 1: overflow into a second bucket
 inline constexpr uint32_t kFlowWays = 8;
 
 // State of a flow entry; drives its idle timeout and its eviction class.
@@ -64,7 +67,7 @@ struct alignas(64) FlowBucket {
   uint16_t signature[kFlowWays];  // (flow_hash >> 48) | 1; 0 = empty way
   FlowState state[kFlowWays];
   uint32_t last_seen_s[kFlowWays];  // CLOCK_MONOTONIC seconds
-  uint64_t reserved;
+  uint64_t overflowed;  // minor 1: nonzero once a key of this bucket was placed in its second bucket
 };
 
 struct alignas(64) FlowEntry {

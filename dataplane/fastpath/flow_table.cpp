@@ -56,37 +56,47 @@ FlowState FlowTable::initial_state(uint8_t protocol, uint8_t tcp_flags) noexcept
   return next_state(FlowState::kTcpSynSeen, tcp_flags);
 }
 
-abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s) noexcept {
-  const uint32_t bucket_index = static_cast<uint32_t>(hash) & mask_;
-  abi::FlowBucket& bucket = buckets_[bucket_index];
-  for (uint32_t matches = signature_matches(bucket, hash); matches != 0;) {
+uint32_t FlowTable::way_of(uint32_t bucket_index, const abi::FlowKey& key, uint64_t hash) const noexcept {
+  for (uint32_t matches = signature_matches(buckets_[bucket_index], hash); matches != 0;) {
     const uint32_t way = first_way(matches);
     matches = without_way(matches, way);
-    abi::FlowEntry& entry = entries_[bucket_index * abi::kFlowWays + way];
-    if (std::memcmp(&entry, &key, sizeof key) != 0) continue;
-    const FlowState state = bucket.state[way];
-    if (now_s - bucket.last_seen_s[way] > timeout_of(state)) {
-      // Expired: free the way so the flow is inserted afresh (never twice in a bucket).
-      bucket.signature[way] = 0;
-      --*occupied_;
-      return nullptr;
-    }
-    bucket.last_seen_s[way] = now_s;
-    bucket.state[way] = key.protocol == 6 ? next_state(state, tcp_flags) : state;
-    return &entry;
+    if (std::memcmp(&entries_[bucket_index * abi::kFlowWays + way], &key, sizeof key) == 0) return way;
   }
-  return nullptr;
+  return UINT32_MAX;
+}
+
+abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s) noexcept {
+  uint32_t bucket_index = first_bucket(hash);
+  uint32_t way = way_of(bucket_index, key, hash);
+  if (way == UINT32_MAX) {
+    if (buckets_[bucket_index].overflowed == 0) return nullptr;
+    bucket_index = second_bucket(hash);
+    way = way_of(bucket_index, key, hash);
+    if (way == UINT32_MAX) return nullptr;
+  }
+  abi::FlowBucket& bucket = buckets_[bucket_index];
+  const FlowState state = bucket.state[way];
+  if (now_s - bucket.last_seen_s[way] > timeout_of(state)) {
+    // Expired: free the way so the flow is inserted afresh (never twice in the table).
+    bucket.signature[way] = 0;
+    --*occupied_;
+    return nullptr;
+  }
+  bucket.last_seen_s[way] = now_s;
+  bucket.state[way] = key.protocol == 6 ? next_state(state, tcp_flags) : state;
+  return &entries_[bucket_index * abi::kFlowWays + way];
 }
 
 const abi::FlowEntry* FlowTable::peek(const abi::FlowKey& key, uint64_t hash, uint32_t now_s) const noexcept {
-  const uint32_t bucket_index = static_cast<uint32_t>(hash) & mask_;
-  const abi::FlowBucket& bucket = buckets_[bucket_index];
-  for (uint32_t matches = signature_matches(bucket, hash); matches != 0;) {
-    const uint32_t way = first_way(matches);
-    matches = without_way(matches, way);
-    const abi::FlowEntry& entry = entries_[bucket_index * abi::kFlowWays + way];
-    if (std::memcmp(&entry, &key, sizeof key) != 0) continue;
-    return now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way]) ? nullptr : &entry;
+  for (const uint32_t bucket_index : {first_bucket(hash), second_bucket(hash)}) {
+    const uint32_t way = way_of(bucket_index, key, hash);
+    if (way == UINT32_MAX) {
+      if (buckets_[bucket_index].overflowed == 0) return nullptr;
+      continue;
+    }
+    const abi::FlowBucket& bucket = buckets_[bucket_index];
+    return now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way]) ? nullptr
+                                                                            : &entries_[bucket_index * abi::kFlowWays + way];
   }
   return nullptr;
 }
@@ -104,22 +114,39 @@ bool FlowTable::take_guard_token(uint32_t now_s) noexcept {
 }
 
 InsertResult FlowTable::insert(const abi::FlowKey& key, uint64_t hash, FlowState state, uint32_t now_s) noexcept {
-  const uint32_t bucket_index = static_cast<uint32_t>(hash) & mask_;
-  abi::FlowBucket& bucket = buckets_[bucket_index];
-  uint32_t victim = 0;
-  uint32_t victim_class = UINT32_MAX;
-  uint32_t victim_age = 0;
-  for (uint32_t way = 0; way < abi::kFlowWays; ++way) {
-    const FlowState way_state = bucket.signature[way] == 0 ? FlowState::kEmpty : bucket.state[way];
-    const uint32_t age = now_s - bucket.last_seen_s[way];
-    uint32_t cls = eviction_class(way_state);
-    if (cls != 0 && age > timeout_of(way_state)) cls = kExpiredClass;
-    if (cls < victim_class || (cls == victim_class && age > victim_age)) {
-      victim = way;
-      victim_class = cls;
-      victim_age = age;
+  // Per candidate bucket: its best victim (lowest class, then oldest) and whether it has
+  // a free way (empty or expired). The first bucket if it has room, else the second if
+  // it has, else the better victim of the two; landing in the second marks the first.
+  struct Candidate {
+    uint32_t bucket, way = 0, cls = UINT32_MAX, age = 0, free = 0;
+  };
+  Candidate candidates[2] = {{first_bucket(hash)}, {second_bucket(hash)}};
+  for (Candidate& c : candidates) {
+    if (&c == &candidates[1] && candidates[0].free != 0) break;  // room in the first: done
+    const abi::FlowBucket& candidate = buckets_[c.bucket];
+    for (uint32_t way = 0; way < abi::kFlowWays; ++way) {
+      const FlowState way_state = candidate.signature[way] == 0 ? FlowState::kEmpty : candidate.state[way];
+      const uint32_t age = now_s - candidate.last_seen_s[way];
+      uint32_t cls = eviction_class(way_state);
+      if (cls != 0 && age > timeout_of(way_state)) cls = kExpiredClass;
+      c.free += cls <= kExpiredClass;
+      if (cls < c.cls || (cls == c.cls && age > c.age)) {
+        c.way = way;
+        c.cls = cls;
+        c.age = age;
+      }
     }
   }
+  const Candidate& a = candidates[0];
+  const Candidate& b = candidates[1];
+  const bool second = a.free == 0 && a.bucket != b.bucket &&
+                      (b.free != 0 || b.cls < a.cls || (b.cls == a.cls && b.age > a.age));
+  const Candidate& chosen = second ? b : a;
+  if (second) buckets_[a.bucket].overflowed = 1;
+  const uint32_t bucket_index = chosen.bucket;
+  const uint32_t victim = chosen.way;
+  const uint32_t victim_class = chosen.cls;
+  abi::FlowBucket& bucket = buckets_[bucket_index];
   InsertOutcome outcome = InsertOutcome::kFree;
   if (victim_class >= kFirstProtectedClass) {
     // Only a flow past its handshake may push out a protected entry, and only at the

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 namespace eclb::dp {
@@ -33,7 +34,8 @@ class FlowTableTest : public ::testing::Test {
     k.src_port_be = static_cast<uint16_t>(i);
     return k;
   }
-  static uint64_t hash(uint32_t i) { return (uint64_t{i + 1} << 48) | (uint64_t{i} << 8); }  // low bits 0: bucket 0
+  // Both candidate buckets 0 (bits 0.. and 28.. clear): the one-bucket cases below.
+  static uint64_t hash(uint32_t i) { return (uint64_t{i + 1} << 48) | (uint64_t{i} << 8); }
 
   abi::FlowEntry* add(uint32_t i, FlowState state, uint32_t now) {
     InsertResult result = table_.insert(key(i), hash(i), state, now);
@@ -134,6 +136,56 @@ TEST_F(FlowTableTest, PeekDoesNotTouch) {
   ASSERT_NE(table_.peek(key(1), hash(1), 101), nullptr);
   EXPECT_EQ(buckets_[0].last_seen_s[0], 100u);
   EXPECT_EQ(buckets_[0].state[0], FlowState::kTcpSynSeen);
+}
+
+TEST_F(FlowTableTest, ASecondBucketTakesWhatTheFirstCannotHold) {
+  // Twelve flows whose first bucket is 0 and whose second buckets are 1-3: no eviction.
+  for (uint32_t i = 0; i < 12; ++i) {
+    const uint64_t spread = hash(i) | (uint64_t{i % 3 + 1} << 28);
+    InsertResult result = table_.insert(key(i), spread, FlowState::kTcpEstablished, 100);
+    ASSERT_NE(result.entry, nullptr);
+    EXPECT_EQ(result.outcome, InsertOutcome::kFree) << i;
+  }
+  for (uint32_t i = 0; i < 12; ++i) {
+    const uint64_t spread = hash(i) | (uint64_t{i % 3 + 1} << 28);
+    EXPECT_NE(table_.find(key(i), spread, 0x10, 101), nullptr) << i;
+    EXPECT_NE(table_.peek(key(i), spread, 101), nullptr) << i;
+  }
+  EXPECT_EQ(table_.entries(), 12u);
+}
+
+// Fills a 32K-entry table to `load` with established flows; returns how many inserts
+// displaced another flow. `one_choice` gives every key the same bucket twice.
+uint32_t displaced_at(double load, bool one_choice) {
+  constexpr uint32_t kBuckets = 1u << 12;
+  abi::FlowWorkerHeader header{};
+  std::vector<abi::FlowBucket> buckets(kBuckets);
+  std::vector<abi::FlowEntry> entries(kBuckets * abi::kFlowWays);
+  FlowTable table(&header.entries, buckets.data(), entries.data(), kBuckets, {}, {});
+  const auto count = static_cast<uint32_t>(kBuckets * abi::kFlowWays * load);
+  uint32_t displaced = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    abi::FlowKey key{};
+    key.family = abi::AddressFamily::kIpv4;
+    key.protocol = 6;
+    std::memcpy(key.src, &i, sizeof i);
+    uint64_t hash = abi::flow_hash(key, 0x5eed);
+    if (one_choice) hash = (hash & ~(uint64_t{kBuckets - 1} << 28)) | ((hash & (kBuckets - 1)) << 28);
+    displaced += table.insert(key, hash, FlowState::kTcpEstablished, 100).outcome != InsertOutcome::kFree;
+  }
+  return displaced;
+}
+
+TEST(FlowTableLoadTest, ASecondBucketDisplacesFarFewerFlowsAtHighLoad) {
+  // Filling to 90%: a bucket per key overflows where its Poisson share exceeds 8 ways
+  // (about 10% of the flows displaced); overflowing into a second bucket, about 4%.
+  const uint32_t flows = static_cast<uint32_t>((1u << 15) * 0.9);
+  const uint32_t one = displaced_at(0.9, true);
+  const uint32_t two = displaced_at(0.9, false);
+  EXPECT_GT(one, flows / 15) << "one bucket: " << one;
+  EXPECT_LT(two, flows / 20) << "second bucket: " << two;
+  EXPECT_LT(two * 2, one) << one << " vs " << two;
+  EXPECT_LT(displaced_at(0.75, false) * 3, displaced_at(0.75, true));
 }
 
 }  // namespace
