@@ -82,8 +82,8 @@ done
 tls=$work/tls
 mkdir -p "$tls"
 cp "$work/environment.env" "$tls/"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=watchers.demo.test \
-  -addext subjectAltName=DNS:watchers.demo.test -keyout "$tls/certkey.key" -out "$tls/cert.crt" 2>/dev/null
+source tests/integration/lib/certificate.sh
+image_certificate "$tls" watchers.demo.test
 cat > "$tls/eclb.yaml" <<YAML
 tables: { segment: $tls/tables }
 control: { admin_socket: $tls/admin.sock, metrics: "10.99.0.100:9469" }

@@ -10,6 +10,7 @@
 # side_by_side_ready ADDRESS: a pinned request through ADDRESS reaches each gateway.
 
 SIDE_BY_SIDE_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$SIDE_BY_SIDE_LIB/certificate.sh"
 NGINX_IP=10.99.0.101
 SIDE_BY_SIDE_GATEWAYS="10.99.0.21:8080 10.99.0.22:8080 10.99.0.23:8080"
 
@@ -26,8 +27,7 @@ side_by_side_up() {
   local work=$1 pin=${2:-} lb i
   lb=$(topo_ns lb)
   ip netns exec "$lb" ip addr add "$NGINX_IP/24" dev lbn0
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=watchers.test \
-    -addext subjectAltName=DNS:watchers.test -keyout "$work/certkey.key" -out "$work/cert.crt" 2>/dev/null
+  image_certificate "$work" watchers.test
   printf 'GATEWAY_LIST="%s"\nDNS_NAME=watchers.test\nECLB_VIP=%s\n' "$SIDE_BY_SIDE_GATEWAYS" "$TOPO_VIP" \
     > "$work/environment.env"
   cat > "$work/base.yaml" <<YAML
