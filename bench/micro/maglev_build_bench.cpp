@@ -24,20 +24,23 @@ std::vector<MaglevBackend> backends(int count, bool weighted) {
 void BM_MaglevBuild(benchmark::State& state) {
   const auto set = backends(static_cast<int>(state.range(0)), state.range(2) != 0);
   const auto size = static_cast<uint32_t>(state.range(1));
+  const auto probe = state.range(3) != 0 ? MaglevTable::Probe::kAuto : MaglevTable::Probe::kScalar;
   for (auto _ : state) {
-    auto table = MaglevTable::build(set, size);
+    auto table = MaglevTable::build(set, size, MaglevTable::Fill::kAuto, probe);
     benchmark::DoNotOptimize(table);
   }
   state.counters["slots"] = size;
 }
 BENCHMARK(BM_MaglevBuild)
-    ->ArgNames({"N", "M", "weighted"})
-    ->Args({10, 65537, 0})
-    ->Args({100, 65537, 0})
-    ->Args({1000, 65537, 0})
-    ->Args({1000, 65537, 1})
-    ->Args({1000, 1048573, 0})
-    ->Args({1000, 1048573, 1})
+    ->ArgNames({"N", "M", "weighted", "eight_lanes"})  // eight_lanes:0 forces the one-slot probe
+    ->Args({10, 65537, 0, 1})
+    ->Args({100, 65537, 0, 1})
+    ->Args({1000, 65537, 0, 1})
+    ->Args({1000, 65537, 0, 0})
+    ->Args({1000, 65537, 1, 1})
+    ->Args({1000, 1048573, 0, 1})
+    ->Args({1000, 1048573, 0, 0})
+    ->Args({1000, 1048573, 1, 1})
     ->Unit(benchmark::kMillisecond);
 
 void BM_MaglevLookup(benchmark::State& state) {

@@ -34,6 +34,7 @@ inline constexpr uint32_t kMaxMaglevWeight = 1u << 24;
 class MaglevTable {
  public:
   enum class Fill { kAuto, kWeighted };  // kWeighted forces the general path (tests)
+  enum class Probe { kAuto, kScalar };   // kScalar forces the one-slot-at-a-time probe (tests)
 
   // Populates a table of `table_size` slots. Each slot holds an index into `backends`,
   // or abi::kNoBackend when no backend has a positive weight (empty set, all weights
@@ -46,7 +47,7 @@ class MaglevTable {
   // Cost: O(M log M) for equal weights (the paper's loop), O(M log N) more for mixed
   // weights.
   static Result<MaglevTable> build(std::span<const MaglevBackend> backends, uint32_t table_size,
-                                   Fill fill = Fill::kAuto);
+                                   Fill fill = Fill::kAuto, Probe probe = Probe::kAuto);
 
   uint32_t size() const noexcept { return static_cast<uint32_t>(slots_.size()); }
   std::span<const uint32_t> slots() const noexcept { return slots_; }

@@ -37,8 +37,9 @@ std::vector<Endpoint> endpoints_of(const std::vector<MaglevBackend>& set) {
 }
 
 MaglevTable build_or_die(const std::vector<MaglevBackend>& set, uint32_t size,
-                         MaglevTable::Fill fill = MaglevTable::Fill::kAuto) {
-  auto table = MaglevTable::build(set, size, fill);
+                         MaglevTable::Fill fill = MaglevTable::Fill::kAuto,
+                         MaglevTable::Probe probe = MaglevTable::Probe::kAuto) {
+  auto table = MaglevTable::build(set, size, fill, probe);
   EXPECT_TRUE(table.ok()) << table.error().message;
   return std::move(table).value();
 }
@@ -129,9 +130,26 @@ TEST(MaglevTableTest, MatchesTheNaivePopulationOnRandomSets) {
     std::sort(set.begin(), set.end(), [](auto& a, auto& b) { return a.endpoint < b.endpoint; });
     set.erase(std::unique(set.begin(), set.end(), [](auto& a, auto& b) { return a.endpoint == b.endpoint; }), set.end());
     std::shuffle(set.begin(), set.end(), random);
-    const MaglevTable table = build_or_die(set, m);
     const auto expected = naive_build(set, m);
-    ASSERT_TRUE(std::equal(expected.begin(), expected.end(), table.slots().begin())) << "round " << round;
+    for (const auto probe : {MaglevTable::Probe::kAuto, MaglevTable::Probe::kScalar}) {
+      const MaglevTable table = build_or_die(set, m, MaglevTable::Fill::kAuto, probe);
+      ASSERT_TRUE(std::equal(expected.begin(), expected.end(), table.slots().begin()))
+          << "round " << round << (probe == MaglevTable::Probe::kScalar ? " (scalar probe)" : "");
+    }
+  }
+}
+
+// The eight-lane probe (AVX2, where the CPU has it) and the one-slot probe claim the same
+// slots at full size, equal and mixed weights, and near the maximum table size.
+TEST(MaglevTableTest, EightLaneAndScalarProbesBuildTheSameTable) {
+  ASSERT_TRUE(__builtin_cpu_supports("avx2")) << "this test compares the AVX2 probe with the scalar one";
+  auto equal = backends(1000);
+  auto mixed = backends(300);
+  for (uint32_t i = 0; i < mixed.size(); ++i) mixed[i].weight = 1 + i % 7;
+  for (const auto& [set, size] : {std::pair{equal, 65537u}, std::pair{mixed, 65537u}, std::pair{equal, 1048573u}}) {
+    const MaglevTable eight = build_or_die(set, size);
+    const MaglevTable scalar = build_or_die(set, size, MaglevTable::Fill::kAuto, MaglevTable::Probe::kScalar);
+    EXPECT_TRUE(std::equal(eight.slots().begin(), eight.slots().end(), scalar.slots().begin())) << size;
   }
 }
 
