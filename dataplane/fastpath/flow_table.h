@@ -61,20 +61,28 @@ class FlowTable {
   FlowTable(uint64_t* occupied, abi::FlowBucket* buckets, abi::FlowEntry* entries, uint32_t bucket_count,
             const FlowTimeouts& timeouts, const FlowGuardConfig& guard) noexcept;
 
+  // A prefetch the compiler must keep. GCC treats __builtin_prefetch as touching no
+  // memory, so a function holding only loads and prefetches (prefetch_entry) counts as
+  // pure, and a call whose result is unused is deleted before it is inlined: the release
+  // build had silently lost every entry prefetch. An asm volatile cannot be deleted.
+  static void prefetch_line(const void* line) noexcept {
+    asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(line)));
+  }
+
   // Two-stage prefetch for a burst: first the bucket line of every packet, then (once the
   // bucket lines have arrived) the entry line of the way whose signature matches, so the
   // lookups that follow hit the cache instead of paying two dependent DRAM misses each.
   uint32_t first_bucket(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash) & mask_; }
   uint32_t second_bucket(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash >> 28) & mask_; }
-  void prefetch(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[first_bucket(hash)], 0, 3); }
+  void prefetch(uint64_t hash) const noexcept { prefetch_line(&buckets_[first_bucket(hash)]); }
   void prefetch_entry(uint64_t hash) const noexcept {
     const uint32_t bucket_index = first_bucket(hash);
     const abi::FlowBucket& bucket = buckets_[bucket_index];
     const uint32_t matches = signature_matches(bucket, hash);
     if (matches != 0) {
-      __builtin_prefetch(&entries_[bucket_index * abi::kFlowWays + first_way(matches)], 0, 3);
+      prefetch_line(&entries_[bucket_index * abi::kFlowWays + first_way(matches)]);
     } else if (bucket.overflowed != 0) {
-      __builtin_prefetch(&buckets_[second_bucket(hash)], 0, 3);
+      prefetch_line(&buckets_[second_bucket(hash)]);
     }
   }
 
@@ -109,6 +117,13 @@ class FlowTable {
     const uint32_t way = index % abi::kFlowWays;
     if (bucket.signature[way] == 0 || now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way])) return nullptr;
     return &entries_[index];
+  }
+  // Prefetches the bucket and entry lines of the entry at `index` (the flow a NAT entry
+  // points back at: live_entry and touch follow).
+  void prefetch_index(uint32_t index) const noexcept {
+    if (index >= (mask_ + 1) * abi::kFlowWays) return;
+    prefetch_line(&buckets_[index / abi::kFlowWays]);
+    prefetch_line(&entries_[index]);
   }
   // Marks the entry at `index` as seen now (its flow is active in the other direction)
   // and advances its TCP state by `tcp_flags` (a FIN or RST from either side closes it).
