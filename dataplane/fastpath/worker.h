@@ -106,7 +106,10 @@ class Worker {
   // Full NAT (worker_nat.cpp).
   void forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                    const abi::BackendEntry& backend, abi::FlowEntry* entry) noexcept;
-  void handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint64_t hash) noexcept;
+  // A backend's reply whose NAT entry `found` (nullptr: none) was looked up one pass
+  // earlier, so the flow entry it points back at could be prefetched meanwhile.
+  void handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint64_t hash,
+                    abi::FlowEntry* found) noexcept;
   uint16_t allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
                              abi::FlowEntry& entry) noexcept;
   bool reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept;
@@ -134,6 +137,7 @@ class Worker {
   FlowTable flows_;
   FlowTable nat_;
   uint32_t nat_cursor_ = 0;  // next local port to try, relative to the port's range
+  bool nat_mapped_in_burst_ = false;  // allocate_nat_port made a mapping in this burst
   WorkerCounters counters_;
   WorkerSettings settings_;
   TableView table_;

@@ -125,6 +125,7 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
       reverse = reinterpret_cast<abi::NatReverseEntry*>(inserted.entry);
     }
     reverse->forward_index = flows_.index_of(&entry);
+    nat_mapped_in_burst_ = true;
     reverse->vip_id = entry.vip_id;
     entry.nat_address = address_index;
     return reply.dst_port_be;
@@ -180,22 +181,22 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
   queue_tx(m);
 }
 
-void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint64_t hash) noexcept {
-  if (view.is_fragment) [[unlikely]] {
-    drop(m, DropReason::kFragment);
-    return;
+void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint64_t hash,
+                          abi::FlowEntry* found) noexcept {
+  abi::FlowEntry* entry = found != nullptr ? current_flow(port, *reinterpret_cast<const abi::NatReverseEntry*>(found), view.key)
+                                           : nullptr;
+  if (entry == nullptr && nat_mapped_in_burst_) [[unlikely]] {
+    // The early lookup predates the mappings this burst's forward packets made; a reply
+    // to one of them can only share their burst when it was captured in advance (a pcap
+    // replay), but then it must still be translated.
+    found = nat_.find(view.key, hash, view.tcp_flags, now_s_);
+    if (found != nullptr) entry = current_flow(port, *reinterpret_cast<const abi::NatReverseEntry*>(found), view.key);
   }
-  abi::FlowEntry* found = nat_.find(view.key, hash, view.tcp_flags, now_s_);
-  if (found == nullptr) {
-    drop(m, DropReason::kNatNoSession);
-    return;
-  }
-  const auto& reverse = *reinterpret_cast<const abi::NatReverseEntry*>(found);
-  abi::FlowEntry* entry = current_flow(port, reverse, view.key);
   if (entry == nullptr) {
     drop(m, DropReason::kNatNoSession);
     return;
   }
+  const auto& reverse = *reinterpret_cast<const abi::NatReverseEntry*>(found);
   flows_.touch(reverse.forward_index, now_s_, view.tcp_flags);  // server pushes keep the flow alive
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   rewrite_tuple(frame, view, entry->dst, entry->dst_port_be, entry->src, entry->src_port_be);
