@@ -94,7 +94,8 @@ uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t co
   add(counters_.lcore->rx_packets, count);
   add(counters_.lcore->rx_bytes, rx_bytes);
   // The bucket lines prefetched during classification have arrived by now: prefetch the
-  // matching entry lines, one burst ahead of their use (bench/micro/worker_pipeline_bench).
+  // matching entry lines, a pass ahead of their use (fastpath_prefetches_survive checks
+  // that the compiler kept these prefetches).
   bool replies = false;
   nat_mapped_in_burst_ = false;
   for (uint16_t i = 0; i < count; ++i) {
