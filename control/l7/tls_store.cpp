@@ -61,7 +61,11 @@ Result<SSL_CTX*> make_context(const TlsCertificateConfig& files) {
   SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   // Partial writes and a moving buffer let the relay hand SSL_write whatever it has;
   // releasing buffers keeps an idle connection's TLS state small.
-  SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // The chain sent is the certificate file's (leaf, then intermediates, as nginx expects
+  // it): without NO_AUTO_CHAIN, OpenSSL would try to build a chain from the context's
+  // (empty) store on every handshake, for nothing.
+  SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   // Read whole socket buffers, not record header then body: half the recv() calls of a
   // handshake. The relay drains what OpenSSL buffered before it waits on the socket.
   SSL_CTX_set_read_ahead(context, 1);
