@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <queue>
 
 #include "control/core/prime.h"
 
@@ -212,17 +211,28 @@ void fill_weighted(std::vector<Permutation>& perms, std::vector<uint32_t>& slots
     if (lhs != rhs) return lhs > rhs;
     return a.perm > b.perm;
   };
+  // A binary min-heap on due time whose top is replaced in place after each turn: one
+  // sift-down per turn instead of a pop and a push.
   std::vector<Due> heap;
   heap.reserve(perms.size());
   for (uint32_t i = 0; i < perms.size(); ++i) heap.push_back({1, perms[i].weight, i});
-  std::priority_queue<Due, std::vector<Due>, decltype(later)> queue(later, std::move(heap));
+  std::make_heap(heap.begin(), heap.end(), later);
+  const size_t count = heap.size();
   SlotFiller filler(perms, slots, table_size, probe);
   while (!filler.full()) {
-    Due due = queue.top();
-    queue.pop();
-    filler.take_turn(due.perm);
-    due.numerator += 2;
-    queue.push(due);
+    filler.take_turn(heap[0].perm);
+    Due moved = heap[0];
+    moved.numerator += 2;
+    size_t hole = 0;
+    for (;;) {
+      size_t child = 2 * hole + 1;
+      if (child >= count) break;
+      if (child + 1 < count && later(heap[child], heap[child + 1])) ++child;
+      if (!later(moved, heap[child])) break;
+      heap[hole] = heap[child];
+      hole = child;
+    }
+    heap[hole] = moved;
   }
 }
 
