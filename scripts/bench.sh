@@ -7,17 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
+scripts/build.sh build-bench --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
 out=${ECLB_RESULTS:-/tmp/eclb-results}
 mkdir -p "$out"
 for bench in maglev_build_bench packet_parser_bench flow_table_bench worker_pipeline_bench; do
   echo "== $bench"
-  taskset -c 1 "build-release/bench/$bench" --benchmark_out="$out/$bench.json" --benchmark_out_format=json 2>&1 \
+  taskset -c 1 "build-bench/bench/$bench" --benchmark_out="$out/$bench.json" --benchmark_out_format=json 2>&1 \
     | grep -vE '^(EAL|TELEMETRY):'
 done
 echo "== health checks: 5000 backends every second"
-/usr/bin/python3 bench/health/health_bench.py build-release --out "$out"
+/usr/bin/python3 bench/health/health_bench.py build-bench --out "$out"
 echo "== traffic harness"
-/usr/bin/python3 bench/traffic/run_traffic.py build-release --out "$out"
+/usr/bin/python3 bench/traffic/run_traffic.py build-bench --out "$out"
 echo "== L7: eclb-control's TLS proxy against nginx configured like the image"
-bench/l7/l7_bench.sh build-release "$out"
+bench/l7/l7_bench.sh build-bench "$out"
