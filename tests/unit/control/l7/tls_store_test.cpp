@@ -29,7 +29,10 @@ TlsCertificateConfig make_certificate(const test::TempDir& dir, const std::strin
 }
 
 // Handshakes `server` with an OpenSSL client over a socket pair; the certificate's CN.
-std::string handshake(const TlsStore& store, const char* sni, int max_version = 0, bool* ok = nullptr) {
+// With `trusted_root`, the client verifies the server's chain against that root alone and
+// `chain_length` receives how many certificates the server sent.
+std::string handshake(const TlsStore& store, const char* sni, int max_version = 0, bool* ok = nullptr,
+                      const std::string& trusted_root = "", int* chain_length = nullptr) {
   int fds[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
   SSL* server = store.new_connection(fds[0]);
@@ -39,6 +42,10 @@ std::string handshake(const TlsStore& store, const char* sni, int max_version = 
     SSL_CTX_set_max_proto_version(client_context, max_version);
     SSL_CTX_set_security_level(client_context, 0);
     SSL_CTX_set_cipher_list(client_context, "ALL:@SECLEVEL=0");
+  }
+  if (!trusted_root.empty()) {
+    EXPECT_EQ(SSL_CTX_load_verify_locations(client_context, trusted_root.c_str(), nullptr), 1);
+    SSL_CTX_set_verify(client_context, SSL_VERIFY_PEER, nullptr);
   }
   SSL* client = SSL_new(client_context);
   SSL_set_fd(client, fds[1]);
@@ -60,6 +67,7 @@ std::string handshake(const TlsStore& store, const char* sni, int max_version = 
     X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, text, sizeof text);
     common_name = text;
     X509_free(peer);
+    if (chain_length != nullptr) *chain_length = sk_X509_num(SSL_get_peer_cert_chain(client));
   }
   SSL_free(client);
   SSL_free(server);
@@ -116,6 +124,43 @@ TEST(TlsStoreTest, ClearErrorsForMissingMismatchedOrGarbageFiles) {
   std::ofstream(dir.file("garbage.crt")) << "not a certificate\n";
   EXPECT_FALSE(TlsStore::load({{dir.file("garbage.crt"), a.key_path}}).ok());
   EXPECT_FALSE(TlsStore::load({}).ok());
+}
+
+// The certificate file of a CA-issued certificate holds the leaf, then the intermediates
+// (as nginx's ssl_certificate does). The server sends exactly that chain (it builds none
+// of its own: SSL_MODE_NO_AUTO_CHAIN), and a client that trusts only the root accepts it.
+TEST(TlsStoreTest, TheCertificateFilesChainIsSentAndVerifiesAgainstTheRoot) {
+  test::TempDir dir;
+  const auto run = [](const std::string& command) { EXPECT_EQ(std::system((command + " 2>/dev/null").c_str()), 0) << command; };
+  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  std::ofstream(dir.file("ca.ext")) << "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
+  std::ofstream(dir.file("leaf.ext")) << "basicConstraints=CA:FALSE\nsubjectAltName=DNS:leaf.example\n";
+  run(fmt::format("openssl req -x509 {} -days 2 -subj /CN=root -keyout {} -out {}", ec, dir.file("root.key"),
+                  dir.file("root.crt")));
+  run(fmt::format("openssl req -new {} -subj /CN=intermediate -keyout {} -out {}", ec, dir.file("int.key"),
+                  dir.file("int.csr")));
+  run(fmt::format("openssl x509 -req -in {} -CA {} -CAkey {} -CAcreateserial -days 2 -extfile {} -out {}",
+                  dir.file("int.csr"), dir.file("root.crt"), dir.file("root.key"), dir.file("ca.ext"), dir.file("int.crt")));
+  run(fmt::format("openssl req -new {} -subj /CN=leaf.example -keyout {} -out {}", ec, dir.file("leaf.key"),
+                  dir.file("leaf.csr")));
+  run(fmt::format("openssl x509 -req -in {} -CA {} -CAkey {} -CAcreateserial -days 2 -extfile {} -out {}",
+                  dir.file("leaf.csr"), dir.file("int.crt"), dir.file("int.key"), dir.file("leaf.ext"), dir.file("leaf.crt")));
+  run(fmt::format("cat {} {} > {}", dir.file("leaf.crt"), dir.file("int.crt"), dir.file("chain.crt")));
+
+  auto store = TlsStore::load({{dir.file("chain.crt"), dir.file("leaf.key")}});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  bool ok = false;
+  int chain_length = 0;
+  EXPECT_EQ(handshake(**store, "leaf.example", 0, &ok, dir.file("root.crt"), &chain_length), "leaf.example");
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(chain_length, 2);  // leaf and intermediate; the client has the root
+
+  // The leaf alone cannot be verified against the root: the intermediate comes only
+  // from the file, never from a chain the server would build.
+  auto leaf_only = TlsStore::load({{dir.file("leaf.crt"), dir.file("leaf.key")}});
+  ASSERT_TRUE(leaf_only.ok()) << leaf_only.error().message;
+  handshake(**leaf_only, "leaf.example", 0, &ok, dir.file("root.crt"));
+  EXPECT_FALSE(ok);
 }
 
 }  // namespace
