@@ -17,6 +17,7 @@
 #pragma once
 
 #include <emmintrin.h>
+#include <rte_prefetch.h>
 
 #include <initializer_list>
 
@@ -64,10 +65,9 @@ class FlowTable {
   // A prefetch the compiler must keep. GCC treats __builtin_prefetch as touching no
   // memory, so a function holding only loads and prefetches (prefetch_entry) counts as
   // pure, and a call whose result is unused is deleted before it is inlined: the release
-  // build had silently lost every entry prefetch. An asm volatile cannot be deleted.
-  static void prefetch_line(const void* line) noexcept {
-    asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(line)));
-  }
+  // build had silently lost every entry prefetch. DPDK's rte_prefetch0 is an asm volatile,
+  // which cannot be deleted (fastpath_prefetches_survive checks the binary).
+  static void prefetch_line(const void* line) noexcept { rte_prefetch0(line); }
 
   // Two-stage prefetch for a burst: first the bucket line of every packet, then (once the
   // bucket lines have arrived) the entry line of the way whose signature matches, so the
