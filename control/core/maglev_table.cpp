@@ -1,13 +1,16 @@
 // Maglev population (NSDI 2016, §3.4, Pseudocode 1) with weighted turns.
 #include "control/core/maglev_table.h"
 
-#include <immintrin.h>
+// Inlined: a call into libxxhash per 19-byte key costs more than the hash.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "control/core/maglev_probe.h"
+#include "control/core/modulus.h"
 #include "control/core/prime.h"
 
 namespace eclb::ctl {
@@ -19,14 +22,32 @@ struct Permutation {
   uint32_t offset;        // slot at permutation position 0
   uint32_t skip;
   uint32_t inverse_skip;  // skip^-1 mod M, computed when first needed by the end phase
-  MaglevKey key;
 };
 
-// What a turn touches, kept apart from the rest so the walks of 1000 backends fit in 12 KB.
-struct Walk {
-  uint32_t next;  // slot at the permutation position after the last claim
+// A backend's identity key (maglev_key) as integers whose order is the bytes' order.
+struct Identity {
+  uint64_t high;    // key bytes 0-7, big-endian
+  uint64_t middle;  // bytes 8-15
+  uint32_t low;     // bytes 16-18
+  uint32_t index;   // position in the caller's span
+  uint32_t offset;  // the permutation's (see MaglevTable::build)
   uint32_t skip;
-  uint32_t owner;  // the backend's position in the caller's span
+
+  static Identity of(const MaglevKey& key, uint32_t index) noexcept {
+    Identity identity{0, 0, 0, index, 0, 0};
+    for (size_t i = 0; i < 8; ++i) identity.high = identity.high << 8 | key[i];
+    for (size_t i = 8; i < 16; ++i) identity.middle = identity.middle << 8 | key[i];
+    for (size_t i = 16; i < key.size(); ++i) identity.low = identity.low << 8 | key[i];
+    return identity;
+  }
+  bool same_key(const Identity& other) const noexcept {
+    return high == other.high && middle == other.middle && low == other.low;
+  }
+  bool operator<(const Identity& other) const noexcept {
+    if (high != other.high) return high < other.high;
+    if (middle != other.middle) return middle < other.middle;
+    return low < other.low;
+  }
 };
 
 // Fills the slots one turn at a time. Every turn claims the first free slot in the
@@ -36,15 +57,16 @@ struct Walk {
 //
 // Cost: scanning takes about M ln M probes in all (~720k for M = 65537), and most of
 // them go to the last few hundred free slots, where each turn scans ~M/F slots for F
-// free. Once F <= sqrt(M) a turn instead computes the permutation position of every
-// free slot ((s - offset) * skip^-1 mod M, Barrett-reduced) and takes the minimum: F
-// multiplications instead of ~M/F probes.
+// free. Once F <= 0.45 sqrt(M) (the measured crossover) a turn instead computes the
+// permutation position of every free slot ((s - offset) * skip^-1 mod M) and takes the
+// minimum: F multiplications instead of ~M/F probes.
 //
-// Before that, on CPUs with AVX2, a turn first tests two slots without a branch (early
-// in the fill one of them is almost always free), then probes eight permutation positions
-// per step with one gather from the taken bitmap, so a long scan branches once per eight
-// probes. Same claims, same table: maglev_table_test checks it against the one-slot probe
-// and a naive population. bench/micro/maglev_build_bench measures both probes.
+// Before that, on CPUs with AVX2 (maglev_probe.h), a turn under half full tests two
+// slots without a branch, and past half full probes eight permutation positions per
+// gather from the taken bitmap. With equal weights these turns run in one loop with the
+// probe inlined (take_rounds_eight_lanes). Same claims, same table: maglev_table_test
+// checks it against the one-slot probe and a naive population, and
+// bench/micro/maglev_build_bench measures both probes.
 class SlotFiller {
  public:
   SlotFiller(std::vector<Permutation>& perms, std::vector<uint32_t>& slots, uint32_t table_size,
@@ -53,91 +75,70 @@ class SlotFiller {
         slots_(slots),
         table_size_(table_size),
         free_count_(table_size),
-        end_phase_at_(std::max<uint32_t>(16, static_cast<uint32_t>(std::sqrt(double(table_size))))),
-        barrett_(~uint64_t{0} / table_size),
+        end_phase_at_(std::max<uint32_t>(16, static_cast<uint32_t>(0.45 * std::sqrt(double(table_size))))),
+        modulus_(table_size),
         eight_lanes_(probe == MaglevTable::Probe::kAuto && __builtin_cpu_supports("avx2")),
         taken_((table_size + 31) / 32, 0) {
     walks_.reserve(perms.size());
     for (const Permutation& p : perms) walks_.push_back({p.offset, p.skip, p.original_index});
+    if (eight_lanes_) {
+      steps_.reserve(perms.size());
+      for (const Permutation& p : perms) steps_.push_back(maglev::eight_steps(table_size, p.skip));
+    }
   }
 
   bool full() const noexcept { return free_count_ == 0; }
+  bool eight_lanes() const noexcept { return eight_lanes_; }
 
   void take_turn(uint32_t perm) {
-    Walk& walk = walks_[perm];
+    maglev::Walk& walk = walks_[perm];
     uint32_t claimed;
     if (free_count_ > end_phase_at_) [[likely]] {
-      claimed = eight_lanes_ ? first_free_eight_lanes(walk) : first_free(walk);
+      claimed = eight_lanes_ ? first_free_eight_lanes(perm) : maglev::first_free_scalar(taken_.data(), table_size_, walk);
     } else {
       claimed = claim_by_position(perms_[perm]);
     }
-    taken_[claimed >> 5] |= uint32_t{1} << (claimed & 31);
-    slots_[claimed] = walk.owner;
-    walk.next = advance(claimed, walk.skip);
-    --free_count_;
+    claim(walk, claimed);
+  }
+
+  // Equal weights on AVX2 CPUs: the turns from `turn` on in the paper's round order
+  // (backend turn mod N takes turn `turn`) until the end phase; returns the next turn.
+  // take_turn's claims, in one loop with the probe inlined.
+  __attribute__((target("avx2"))) uint64_t take_rounds_eight_lanes(uint64_t turn) noexcept {
+    const auto count = static_cast<uint32_t>(walks_.size());
+    auto perm = static_cast<uint32_t>(turn % count);
+    while (free_count_ > table_size_ / 2) {
+      claim(walks_[perm], maglev::first_free_two_then_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]));
+      ++turn;
+      perm = perm + 1 == count ? 0 : perm + 1;
+    }
+    while (free_count_ > end_phase_at_) {
+      claim(walks_[perm], maglev::first_free_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]));
+      ++turn;
+      perm = perm + 1 == count ? 0 : perm + 1;
+    }
+    return turn;
   }
 
  private:
-  bool is_taken(uint32_t slot) const noexcept { return (taken_[slot >> 5] >> (slot & 31)) & 1; }
-
-  uint32_t advance(uint32_t slot, uint32_t step) const noexcept {
-    slot += step;
-    return slot >= table_size_ ? slot - table_size_ : slot;
+  void claim(maglev::Walk& walk, uint32_t slot) noexcept {
+    taken_[slot >> 5] |= uint32_t{1} << (slot & 31);
+    slots_[slot] = walk.owner;
+    walk.next = maglev::advance(slot, walk.skip, table_size_);
+    --free_count_;
   }
 
-  uint32_t first_free(const Walk& walk) const noexcept {
-    uint32_t slot = walk.next;
-    while (is_taken(slot)) slot = advance(slot, walk.skip);
-    return slot;
-  }
-
-  __attribute__((target("avx2"))) uint32_t first_free_eight_lanes(const Walk& walk) const noexcept {
-    const uint32_t first = walk.next, second = advance(first, walk.skip);
-    const bool first_taken = is_taken(first), second_taken = is_taken(second);
-    if (!(first_taken && second_taken)) [[likely]] return first_taken ? second : first;
-
-    // Lane k probes position j + k: its slot is base + (k * skip mod M), reduced from
-    // k * skip < 8M by conditional subtraction (unsigned min(x, x - c) is x - c when
-    // x >= c, else x, because x - c wraps above x; 8M + 4M < 2^32).
-    const __m256i size = _mm256_set1_epi32(static_cast<int>(table_size_));
-    const __m256i size2 = _mm256_add_epi32(size, size), size4 = _mm256_add_epi32(size2, size2);
-    __m256i steps = _mm256_mullo_epi32(_mm256_set1_epi32(static_cast<int>(walk.skip)),
-                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    steps = _mm256_min_epu32(steps, _mm256_sub_epi32(steps, size4));
-    steps = _mm256_min_epu32(steps, _mm256_sub_epi32(steps, size2));
-    steps = _mm256_min_epu32(steps, _mm256_sub_epi32(steps, size));
-    const uint32_t eight_skips = advance(_mm256_extract_epi32(steps, 7), walk.skip);
-    const __m256i one = _mm256_set1_epi32(1);
-    const __m256i low_bits = _mm256_set1_epi32(31);
-    const auto* words = reinterpret_cast<const int*>(taken_.data());
-    uint32_t base = advance(second, walk.skip);
-    for (;;) {
-      __m256i lanes = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)), steps);
-      lanes = _mm256_min_epu32(lanes, _mm256_sub_epi32(lanes, size));  // both are < 2M
-      const __m256i word = _mm256_i32gather_epi32(words, _mm256_srli_epi32(lanes, 5), 4);
-      const __m256i bit = _mm256_sllv_epi32(one, _mm256_and_si256(lanes, low_bits));
-      const __m256i is_free = _mm256_cmpeq_epi32(_mm256_and_si256(word, bit), _mm256_setzero_si256());
-      const auto free_lanes = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(is_free)));
-      if (free_lanes != 0) [[likely]] {
-        const __m256i first_free = _mm256_set1_epi32(__builtin_ctz(free_lanes));
-        return static_cast<uint32_t>(_mm256_cvtsi256_si32(_mm256_permutevar8x32_epi32(lanes, first_free)));
-      }
-      base = advance(base, eight_skips);
-    }
-  }
-
-  uint32_t mod(uint64_t x) const noexcept {  // x < 2^50
-    const auto quotient = static_cast<uint64_t>((static_cast<unsigned __int128>(x) * barrett_) >> 64);
-    uint64_t rest = x - quotient * table_size_;
-    while (rest >= table_size_) rest -= table_size_;
-    return static_cast<uint32_t>(rest);
+  __attribute__((target("avx2"))) uint32_t first_free_eight_lanes(uint32_t perm) const noexcept {
+    return free_count_ > table_size_ / 2
+               ? maglev::first_free_two_then_gather(taken_.data(), table_size_, walks_[perm], steps_[perm])
+               : maglev::first_free_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]);
   }
 
   uint32_t inverse(uint32_t value) const noexcept {  // value^(M-2) mod M, M prime
     uint64_t result = 1, base = value, exponent = table_size_ - 2;
     while (exponent != 0) {
-      if (exponent & 1) result = mod(result * base);
-      base = mod(base * base);
+      if (exponent & 1) result = modulus_.of(result * base);
+      base = modulus_.of(base * base);
       exponent >>= 1;
     }
     return static_cast<uint32_t>(result);
@@ -157,7 +158,7 @@ class SlotFiller {
     size_t best = 0;
     uint32_t best_position = UINT32_MAX;
     for (size_t i = 0; i < free_.size(); ++i) {
-      const uint32_t position = mod(uint64_t{free_[i] + table_size_ - p.offset} * p.inverse_skip);
+      const uint32_t position = modulus_.of(uint64_t{free_[i] + table_size_ - p.offset} * p.inverse_skip);
       if (position < best_position) {
         best_position = position;
         best = i;
@@ -170,14 +171,15 @@ class SlotFiller {
   }
 
   std::vector<Permutation>& perms_;
-  std::vector<Walk> walks_;  // walks_[i] is perms_[i]'s
+  std::vector<maglev::Walk> walks_;  // walks_[i] is perms_[i]'s
+  std::vector<maglev::EightSteps> steps_;  // steps_[i] is perms_[i]'s, with eight lanes only
   std::vector<uint32_t>& slots_;
   const uint32_t table_size_;
   uint32_t free_count_;
   const uint32_t end_phase_at_;
-  const uint64_t barrett_;
+  const Modulus modulus_;
   const bool eight_lanes_;
-  std::vector<uint32_t> taken_;  // bit s & 31 of word s >> 5: slot s is claimed
+  std::vector<uint32_t> taken_;  // the claimed slots, maglev::is_taken's bitmap
   std::vector<uint32_t> free_;  // filled once the end phase starts
 };
 
@@ -186,11 +188,9 @@ void fill_equal(std::vector<Permutation>& perms, std::vector<uint32_t>& slots, u
                 MaglevTable::Probe probe) {
   SlotFiller filler(perms, slots, table_size, probe);
   const auto count = static_cast<uint32_t>(perms.size());
-  for (;;) {
-    for (uint32_t perm = 0; perm < count; ++perm) {
-      filler.take_turn(perm);
-      if (filler.full()) return;
-    }
+  const uint64_t turn = filler.eight_lanes() ? filler.take_rounds_eight_lanes(0) : 0;
+  for (auto perm = static_cast<uint32_t>(turn % count); !filler.full(); perm = perm + 1 == count ? 0 : perm + 1) {
+    filler.take_turn(perm);
   }
 }
 
@@ -253,8 +253,13 @@ Result<MaglevTable> MaglevTable::build(std::span<const MaglevBackend> backends, 
   if (table_size > abi::kMaxTableSize) {
     return make_error("table size {} exceeds the maximum {}", table_size, abi::kMaxTableSize);
   }
-  std::vector<Permutation> perms;
-  perms.reserve(backends.size());
+  // Identity order decides the turn order. Sorting 1000 19-byte arrays compares bytes
+  // one by one (a fifth of the 1000-backend build); three integers in big-endian order
+  // sort the same way several times faster. Offset and skip come from two independent
+  // hashes of the key (the paper's h1, h2), reduced without a division.
+  const Modulus offsets(table_size), skips(std::max(table_size - 1, 1u));
+  std::vector<Identity> identities;
+  identities.reserve(backends.size());
   for (uint32_t i = 0; i < backends.size(); ++i) {
     if (backends[i].endpoint.address.family == abi::AddressFamily::kNone) {
       return make_error("backend {} has no address", i);
@@ -263,16 +268,23 @@ Result<MaglevTable> MaglevTable::build(std::span<const MaglevBackend> backends, 
       return make_error("backend {} weight {} exceeds the maximum {}", backends[i].endpoint.to_string(),
                         backends[i].weight, kMaxMaglevWeight);
     }
-    Permutation& p = perms.emplace_back();
-    p.original_index = i;
-    p.weight = backends[i].weight;
-    p.key = maglev_key(backends[i].endpoint);
+    const MaglevKey key = maglev_key(backends[i].endpoint);
+    Identity& identity = identities.emplace_back(Identity::of(key, i));
+    identity.offset = offsets.of(XXH64(key.data(), key.size(), kMaglevOffsetSeed));
+    identity.skip = table_size == 1 ? 1 : skips.of(XXH64(key.data(), key.size(), kMaglevSkipSeed)) + 1;
   }
-  std::sort(perms.begin(), perms.end(), [](const Permutation& a, const Permutation& b) { return a.key < b.key; });
-  for (size_t i = 1; i < perms.size(); ++i) {
-    if (perms[i].key == perms[i - 1].key) {
-      return make_error("duplicate backend {}", backends[perms[i].original_index].endpoint.to_string());
+  std::sort(identities.begin(), identities.end());
+  std::vector<Permutation> perms;
+  perms.reserve(identities.size());
+  for (size_t i = 0; i < identities.size(); ++i) {
+    if (i > 0 && identities[i].same_key(identities[i - 1])) {
+      return make_error("duplicate backend {}", backends[identities[i].index].endpoint.to_string());
     }
+    Permutation& p = perms.emplace_back();
+    p.original_index = identities[i].index;
+    p.weight = backends[identities[i].index].weight;
+    p.offset = identities[i].offset;
+    p.skip = identities[i].skip;
   }
   std::erase_if(perms, [](const Permutation& p) { return p.weight == 0; });
   if (perms.size() > table_size) {
@@ -282,12 +294,6 @@ Result<MaglevTable> MaglevTable::build(std::span<const MaglevBackend> backends, 
   MaglevTable table;
   table.slots_.assign(table_size, abi::kNoBackend);
   if (perms.empty()) return table;
-  for (Permutation& p : perms) {
-    p.offset = static_cast<uint32_t>(XXH64(p.key.data(), p.key.size(), kMaglevOffsetSeed) % table_size);
-    p.skip = table_size == 1 ? 1
-                             : static_cast<uint32_t>(XXH64(p.key.data(), p.key.size(), kMaglevSkipSeed) %
-                                                     (table_size - 1)) + 1;
-  }
   const bool equal_weights = std::all_of(perms.begin(), perms.end(),
                                          [&](const Permutation& p) { return p.weight == perms.front().weight; });
   if (equal_weights && fill == Fill::kAuto) {

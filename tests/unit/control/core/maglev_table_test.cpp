@@ -122,11 +122,16 @@ std::vector<uint32_t> naive_build(const std::vector<MaglevBackend>& set, uint32_
 
 TEST(MaglevTableTest, MatchesTheNaivePopulationOnRandomSets) {
   std::mt19937 random(2024);
-  for (int round = 0; round < 40; ++round) {
-    const uint32_t m = std::array<uint32_t, 5>{2, 13, 251, 1009, 4093}[round % 5];
+  for (int round = 0; round < 60; ++round) {
+    const uint32_t m = std::array<uint32_t, 6>{2, 13, 251, 1009, 4093, 65537}[round % 6];
     std::vector<MaglevBackend> set;
     const uint32_t n = 1 + random() % std::min<uint32_t>(m, 60);
-    for (uint32_t i = 0; i < n; ++i) set.push_back({endpoint(static_cast<uint32_t>(random() % 100000)), static_cast<uint32_t>(random() % 4 == 0 ? 0 : 1 + random() % 9)});
+    // Odd rounds: equal weights, the round-order loop (fill_equal); even rounds: mixed.
+    const bool equal = round % 2 == 1;
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto weight = static_cast<uint32_t>(equal ? 2 : random() % 4 == 0 ? 0 : 1 + random() % 9);
+      set.push_back({endpoint(static_cast<uint32_t>(random() % 100000)), weight});
+    }
     std::sort(set.begin(), set.end(), [](auto& a, auto& b) { return a.endpoint < b.endpoint; });
     set.erase(std::unique(set.begin(), set.end(), [](auto& a, auto& b) { return a.endpoint == b.endpoint; }), set.end());
     std::shuffle(set.begin(), set.end(), random);
