@@ -418,9 +418,12 @@ void ProxySession::finish() {
   if (idle_timer_ != 0) context_.loop.cancel(std::exchange(idle_timer_, 0));
   if (resume_timer_ != 0) context_.loop.cancel(std::exchange(resume_timer_, 0));
   if (ssl_ != nullptr) {
-    if (SSL_is_init_finished(ssl_)) {
+    // close_notify, best effort, to a client still there: after its EOF or an I/O error
+    // the write would only fail (as nginx, which skips it too), and after a fatal
+    // error OpenSSL forbids SSL_shutdown.
+    if (SSL_is_init_finished(ssl_) && !client_closed_) {
       ERR_clear_error();
-      SSL_shutdown(ssl_);  // close_notify, best effort: the socket closes right after
+      SSL_shutdown(ssl_);
     }
     SSL_free(ssl_);
     ssl_ = nullptr;
@@ -443,8 +446,8 @@ ProxySession::Io ProxySession::client_read(char* out, size_t capacity, size_t& g
   switch (SSL_get_error(ssl_, 0)) {
     case SSL_ERROR_WANT_READ: client_want_ |= EPOLLIN; return Io::kBlocked;
     case SSL_ERROR_WANT_WRITE: client_want_ |= EPOLLOUT; return Io::kBlocked;
-    case SSL_ERROR_ZERO_RETURN: return Io::kEof;
-    default: return Io::kError;
+    case SSL_ERROR_ZERO_RETURN: return Io::kEof;  // close_notify: it may still read (TLS 1.3 half-close)
+    default: client_closed_ = true; return Io::kError;
   }
 }
 
@@ -456,7 +459,7 @@ ProxySession::Io ProxySession::client_write(const char* data, size_t size, size_
   switch (SSL_get_error(ssl_, 0)) {
     case SSL_ERROR_WANT_WRITE: client_want_ |= EPOLLOUT; return Io::kBlocked;
     case SSL_ERROR_WANT_READ: client_want_ |= EPOLLIN; return Io::kBlocked;
-    default: return Io::kError;
+    default: client_closed_ = true; return Io::kError;
   }
 }
 

@@ -94,6 +94,7 @@ class ProxySession {
   std::string to_backend_;  // bytes the gateway has not taken yet
   std::string to_client_;   // bytes the client has not taken yet
   bool client_eof_ = false;     // the client sent FIN (or close_notify)
+  bool client_closed_ = false;  // TLS read or write failed (EOF, reset): send no close_notify
   bool backend_eof_ = false;
   bool backend_shut_ = false;   // FIN sent to the gateway
   bool backend_watched_ = false;
