@@ -409,7 +409,7 @@ L7VipConfig parse_l7_vip(const Reader& reader, const YAML::Node& node, const std
   L7VipConfig l7;
   if (!node.IsDefined()) return l7;
   reader.expect_map(node, field);
-  reader.check_keys(node, field, {"tls", "redirect_port", "redirect_host", "proxy_protocol"});
+  reader.check_keys(node, field, {"tls", "redirect_port", "redirect_host", "proxy_protocol", "session_tickets"});
   if (const YAML::Node tls = node["tls"]; tls.IsDefined()) {
     reader.expect_sequence(tls, field + ".tls");
     if (tls.size() == 0) reader.fail(tls, field + ".tls", "list at least one certificate, or leave tls out");
@@ -431,6 +431,10 @@ L7VipConfig parse_l7_vip(const Reader& reader, const YAML::Node& node, const std
     }
   }
   if (node["proxy_protocol"].IsDefined()) l7.proxy_protocol = boolean(reader, node["proxy_protocol"], field + ".proxy_protocol");
+  if (node["session_tickets"].IsDefined()) {
+    if (l7.certificates.empty()) reader.fail(node["session_tickets"], field + ".session_tickets", "needs tls");
+    l7.session_tickets = static_cast<uint32_t>(reader.unsigned_value(node["session_tickets"], field + ".session_tickets", 0, 8));
+  }
   return l7;
 }
 

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     // Certificates load as they would at start (a key that does not match, a bad PEM).
     for (const auto& vip : config->vips) {
       if (vip.l7.certificates.empty()) continue;
-      if (auto store = eclb::ctl::TlsStore::load(vip.l7.certificates); !store) {
+      if (auto store = eclb::ctl::TlsStore::load(vip.l7.certificates, vip.l7.session_tickets); !store) {
         fmt::print(stderr, "{}: VIP {}: {}\n", config->source, vip.name, store.error().message);
         return 1;
       }

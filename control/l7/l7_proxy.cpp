@@ -211,7 +211,7 @@ Result<void> L7Proxy::configure(const Config& config) {
     vip_counters = counters.contains(vip.name) ? counters[vip.name] : std::make_shared<L7Counters>();
     std::shared_ptr<const TlsStore> tls;
     if (!vip.l7.certificates.empty()) {
-      auto loaded = TlsStore::load(vip.l7.certificates);
+      auto loaded = TlsStore::load(vip.l7.certificates, vip.l7.session_tickets);
       if (!loaded) return std::move(loaded).context(fmt::format("VIP {}", vip.name));
       tls = std::move(*loaded);
     }

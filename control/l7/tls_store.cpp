@@ -46,7 +46,7 @@ std::vector<std::string> certificate_names(X509* certificate) {
   return names;
 }
 
-Result<SSL_CTX*> make_context(const TlsCertificateConfig& files) {
+Result<SSL_CTX*> make_context(const TlsCertificateConfig& files, uint32_t session_tickets) {
   SSL_CTX* context = SSL_CTX_new(TLS_server_method());
   if (context == nullptr) return make_error("SSL_CTX_new: {}", openssl_error());
   const auto fail = [&](std::string what) -> Result<SSL_CTX*> {
@@ -72,6 +72,8 @@ Result<SSL_CTX*> make_context(const TlsCertificateConfig& files) {
   // Resumption by stateless tickets only (as nginx's default): a server-side session
   // cache costs a lock, an insert and periodic full scans on every full handshake.
   SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(context, session_tickets);
+  if (session_tickets == 0) SSL_CTX_set_options(context, SSL_OP_NO_TICKET);
   if (SSL_CTX_use_certificate_chain_file(context, files.cert_path.c_str()) != 1) {
     return fail(fmt::format("certificate {}: {}", files.cert_path, openssl_error()));
   }
@@ -95,11 +97,12 @@ bool tls_name_matches(std::string_view pattern, std::string_view name) {
   return pattern == name;
 }
 
-Result<std::shared_ptr<const TlsStore>> TlsStore::load(const std::vector<TlsCertificateConfig>& certificates) {
+Result<std::shared_ptr<const TlsStore>> TlsStore::load(const std::vector<TlsCertificateConfig>& certificates,
+                                                       uint32_t session_tickets) {
   if (certificates.empty()) return make_error("no certificate configured");
   std::shared_ptr<TlsStore> store(new TlsStore());
   for (const TlsCertificateConfig& files : certificates) {
-    auto context = make_context(files);
+    auto context = make_context(files, session_tickets);
     if (!context) return std::move(context).error();
     Certificate certificate{*context, certificate_names(SSL_CTX_get0_certificate(*context))};
     SSL_CTX_set_tlsext_servername_callback(*context, &TlsStore::on_server_name);

@@ -21,7 +21,10 @@ namespace eclb::ctl {
 
 class TlsStore {
  public:
-  static Result<std::shared_ptr<const TlsStore>> load(const std::vector<TlsCertificateConfig>& certificates);
+  // `session_tickets`: TLS 1.3 tickets sent after each full handshake; 0 also turns
+  // TLS 1.2 tickets off (no resumption at all).
+  static Result<std::shared_ptr<const TlsStore>> load(const std::vector<TlsCertificateConfig>& certificates,
+                                                      uint32_t session_tickets = 1);
   ~TlsStore();
   TlsStore(const TlsStore&) = delete;
   TlsStore& operator=(const TlsStore&) = delete;

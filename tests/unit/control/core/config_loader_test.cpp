@@ -126,6 +126,19 @@ TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
             "test.yaml:7: vips[0].l7.tls[0].cert: cannot read /nonexistent.crt: No such file or directory");
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, mode: l7, pool: p, l7: { redirect_port: 8080 } }\n"),
             "test.yaml:6: vips[0].l7.redirect_port: needs tls (it redirects to https)");
+  EXPECT_EQ(config->vips[0].l7.session_tickets, 1u);
+  // Readable files are all the loader asks of cert and key; the proxy parses them.
+  const std::string tls = "      l7: { tls: [ { cert: /etc/os-release, key: /etc/os-release } ], ";
+  auto tickets = parse_config(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 443, mode: l7, pool: p,\n" + tls +
+                                  "session_tickets: 0 } }\n",
+                              "test.yaml");
+  ASSERT_TRUE(tickets.ok()) << tickets.error().message;
+  EXPECT_EQ(tickets->vips[0].l7.session_tickets, 0u);
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 443, mode: l7, pool: p,\n" + tls +
+                     "session_tickets: 9 } }\n"),
+            "test.yaml:7: vips[0].l7.session_tickets: 9 is out of range 0-8");
+  EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, mode: l7, pool: p, l7: { session_tickets: 2 } }\n"),
+            "test.yaml:6: vips[0].l7.session_tickets: needs tls");
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 53, protocol: udp, mode: l7, pool: p }\n"),
             "test.yaml:6: vips[0].protocol: mode l7 is TCP only");
   EXPECT_EQ(error_of(pool + "l7: { idle_timeout: 5 }\n"), "test.yaml:5: l7.idle_timeout: unknown key (allowed: "

@@ -163,5 +163,59 @@ TEST(TlsStoreTest, TheCertificateFilesChainIsSentAndVerifiesAgainstTheRoot) {
   EXPECT_FALSE(ok);
 }
 
+// Session tickets the client receives from one full handshake at `version`.
+int tickets_received(const TlsStore& store, int version) {
+  int fds[2];
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  SSL* server = store.new_connection(fds[0]);
+  SSL_CTX* client_context = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(client_context, version);
+  SSL_CTX_set_max_proto_version(client_context, version);
+  static int received;
+  received = 0;
+  SSL_CTX_set_session_cache_mode(client_context, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(client_context, [](SSL*, SSL_SESSION* session) {
+    if (SSL_SESSION_has_ticket(session)) ++received;
+    return 0;  // not kept
+  });
+  SSL* client = SSL_new(client_context);
+  SSL_set_fd(client, fds[1]);
+  SSL_set_connect_state(client);
+  bool done = false;
+  for (int round = 0; round < 100 && !done; ++round) {
+    const int c = SSL_do_handshake(client);
+    const int s = SSL_do_handshake(server);
+    done = c == 1 && s == 1;
+  }
+  EXPECT_TRUE(done);
+  char byte;
+  SSL_read(client, &byte, 1);  // TLS 1.3 tickets follow the handshake: read them (then WANT_READ)
+  ERR_clear_error();
+  SSL_free(client);
+  SSL_free(server);
+  SSL_CTX_free(client_context);
+  close(fds[0]);
+  close(fds[1]);
+  return received;
+}
+
+// One ticket per full handshake by default (an agent resumes one connection), as many as
+// configured, and none at all with 0, in TLS 1.3 and 1.2 alike.
+TEST(TlsStoreTest, IssuesTheConfiguredNumberOfSessionTickets) {
+  test::TempDir dir;
+  const TlsCertificateConfig files = make_certificate(dir, "a.example", "");
+  auto by_default = TlsStore::load({files});
+  ASSERT_TRUE(by_default.ok());
+  EXPECT_EQ(tickets_received(**by_default, TLS1_3_VERSION), 1);
+  EXPECT_EQ(tickets_received(**by_default, TLS1_2_VERSION), 1);
+  auto three = TlsStore::load({files}, 3);
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(tickets_received(**three, TLS1_3_VERSION), 3);
+  auto none = TlsStore::load({files}, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(tickets_received(**none, TLS1_3_VERSION), 0);
+  EXPECT_EQ(tickets_received(**none, TLS1_2_VERSION), 0);
+}
+
 }  // namespace
 }  // namespace eclb::ctl
