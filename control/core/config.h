@@ -71,6 +71,10 @@ struct L7Config {
   uint32_t connect_timeout_ms = 5000;     // towards the gateway
   uint32_t max_header_bytes = 16384;      // request line and headers; more: 431
   uint32_t max_connections = 50000;       // client connections; more are refused at accept
+  // Event loops serving the L7 VIPs, each on its own thread (handshakes are CPU work: one
+  // loop serves about one core's worth). 0: one per CPU the process may run on. Read at
+  // start; a reload keeps the running count.
+  uint32_t threads = 0;
 };
 
 struct VipConfig {

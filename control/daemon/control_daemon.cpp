@@ -149,9 +149,10 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
     if (auto listening = daemon->metrics_->listen_tcp(*endpoint); !listening) return std::move(listening).error();
   }
   if (options.serve_l7) {
-    auto proxy = L7Proxy::start();
+    auto proxy = L7Proxy::start(config->l7.threads);
     if (!proxy) return std::move(proxy).error();
     daemon->l7_ = std::move(*proxy);
+    log::info("l7", "proxy threads={}", daemon->l7_->threads());
     if (auto configured = daemon->l7_->configure(*config); !configured) return std::move(configured).error();
     for (const std::string& listener : daemon->l7_->describe()) log::info("l7", "listening {}", listener);
   }
@@ -257,6 +258,10 @@ Result<std::optional<PublishReport>> ControlDaemon::reload() {
     if (auto configured = l7_->configure(*config); !configured) {
       ++reloads_failed_;
       return std::move(configured).context("reload rejected, keeping the running config");
+    }
+    if (config->l7.threads != config_.l7.threads) {
+      log::warn("l7", "l7.threads changed to {}: the proxy keeps its {} threads until a restart", config->l7.threads,
+                l7_->threads());
     }
   }
   Config previous = std::move(config_);

@@ -1,5 +1,6 @@
-// Counters of the L7 proxy per VIP. The proxy thread adds (relaxed atomics, no lock);
-// eclb-control's thread reads them for /metrics and `eclbctl` status.
+// Counters of the L7 proxy per VIP. The proxy threads add (relaxed atomic increments, no
+// lock: a VIP's connections are spread over every proxy thread); eclb-control's thread
+// reads them for /metrics and `eclbctl` status.
 #pragma once
 
 #include <atomic>
@@ -36,7 +37,7 @@ struct L7Counters {
   std::atomic<uint64_t> active{0};  // open client connections (a gauge)
 
   static void add(std::atomic<uint64_t>& counter, uint64_t value = 1) noexcept {
-    counter.store(counter.load(std::memory_order_relaxed) + value, std::memory_order_relaxed);
+    counter.fetch_add(value, std::memory_order_relaxed);
   }
 };
 

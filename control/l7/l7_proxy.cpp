@@ -3,11 +3,14 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <unordered_map>
@@ -18,6 +21,18 @@
 
 namespace eclb::ctl {
 
+namespace {
+
+// CPUs this process may run on (its affinity mask: taskset and cgroups count).
+uint32_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<uint32_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
 struct L7Proxy::Shared {
   std::mutex mutex;
   std::vector<std::shared_ptr<const L7Listener>> listeners;
@@ -26,29 +41,37 @@ struct L7Proxy::Shared {
   std::shared_ptr<const TableContent> tables;
   std::map<std::string, std::shared_ptr<L7Counters>> counters;  // by VIP, kept over reloads
   bool stopping = false;
-  int wake_fd = -1;  // eventfd: the proxy thread re-reads the above
-
-  ~Shared() {
-    if (wake_fd >= 0) close(wake_fd);
-  }
-  void wake() const {
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t ignored = write(wake_fd, &one, sizeof one);
-  }
+  // Open client connections of all threads, against l7.max_connections.
+  std::atomic<uint64_t> connections{0};
 };
 
+// One event loop on its own thread. Every loop watches every listener (EPOLLEXCLUSIVE
+// when there are several: a new connection wakes one idle loop, not all of them) and
+// keeps the connections it accepted to the end: sessions never cross threads.
 class L7Proxy::Thread {
  public:
-  explicit Thread(std::shared_ptr<Shared> shared)
+  Thread(std::shared_ptr<Shared> shared, uint32_t index, bool exclusive)
       : shared_(std::move(shared)),
+        index_(index),
+        exclusive_(exclusive),
+        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         context_{loop_, L7Config{}, [this] { return tables(); }, [this](ProxySession* session) { retire(session); }} {}
 
   Result<void> start() {
-    if (auto watching = loop_.watch(shared_->wake_fd, EPOLLIN, [this](uint32_t) { on_wake(); }); !watching) {
+    if (wake_fd_ < 0) return make_error("eventfd: {}", std::strerror(errno));
+    if (auto watching = loop_.watch(wake_fd_, EPOLLIN, [this](uint32_t) { on_wake(); }); !watching) {
       return watching;
     }
     thread_ = std::thread([this] { loop_.run(); });
+    // "eclb-l7-N" in top -H and /proc/PID/task/*/comm.
+    pthread_setname_np(thread_.native_handle(), fmt::format("eclb-l7-{}", index_).c_str());
     return success();
+  }
+
+  // Makes the thread re-read the shared state (listeners, limits, stopping).
+  void wake() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t ignored = write(wake_fd_, &one, sizeof one);
   }
 
   ~Thread() {
@@ -56,8 +79,9 @@ class L7Proxy::Thread {
       std::lock_guard lock(shared_->mutex);
       shared_->stopping = true;
     }
-    shared_->wake();
+    wake();
     if (thread_.joinable()) thread_.join();
+    if (wake_fd_ >= 0) close(wake_fd_);
   }
 
  private:
@@ -68,7 +92,7 @@ class L7Proxy::Thread {
 
   void on_wake() {
     uint64_t count = 0;
-    [[maybe_unused]] const ssize_t ignored = read(shared_->wake_fd, &count, sizeof count);
+    [[maybe_unused]] const ssize_t ignored = read(wake_fd_, &count, sizeof count);
     std::vector<std::shared_ptr<const L7Listener>> listeners;
     bool changed = false;
     {
@@ -93,18 +117,25 @@ class L7Proxy::Thread {
     }
     for (const auto& [fd, listener] : next) {
       loop_.unwatch(fd);  // re-watch: the callback must see the new listener (settings, certificates)
-      if (auto watching = loop_.watch(fd, EPOLLIN, [this, fd](uint32_t) { accept_from(fd); }); !watching) {
+      if (auto watching = watch_listener(fd); !watching) {
         log::error("l7", "cannot watch listener listen={}: {}", listener->listen.to_string(), watching.error().message);
       }
     }
     listening_ = std::move(next);
   }
 
+  Result<void> watch_listener(int fd) {
+    const uint32_t events = EPOLLIN | (exclusive_ ? static_cast<uint32_t>(EPOLLEXCLUSIVE) : 0u);
+    return loop_.watch(fd, events, [this, fd](uint32_t) { accept_from(fd); });
+  }
+
   void accept_from(int listen_fd) {
     const auto found = listening_.find(listen_fd);
     if (found == listening_.end()) return;
     const std::shared_ptr<const L7Listener> listener = found->second;
-    for (int accepted = 0; accepted < 64; ++accepted) {
+    // Several loops: take a few per wakeup and leave the rest to the others.
+    const int batch = exclusive_ ? 4 : 64;
+    for (int accepted = 0; accepted < batch; ++accepted) {
       sockaddr_storage peer{};
       socklen_t length = sizeof peer;
       const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -113,7 +144,8 @@ class L7Proxy::Thread {
         return;  // EAGAIN, or a connection that went away before accept
       }
       L7Counters::add(listener->counters->accepted);
-      if (sessions_.size() >= context_.limits.max_connections) {
+      if (shared_->connections.fetch_add(1, std::memory_order_relaxed) >= context_.limits.max_connections) {
+        shared_->connections.fetch_sub(1, std::memory_order_relaxed);
         L7Counters::add(listener->counters->refused);
         close(fd);
         continue;
@@ -134,9 +166,7 @@ class L7Proxy::Thread {
     paused_warned_ = true;
     loop_.unwatch(listen_fd);
     loop_.after(std::chrono::milliseconds(200), [this, listen_fd] {
-      if (listening_.contains(listen_fd)) {
-        [[maybe_unused]] auto ignored = loop_.watch(listen_fd, EPOLLIN, [this, listen_fd](uint32_t) { accept_from(listen_fd); });
-      }
+      if (listening_.contains(listen_fd)) [[maybe_unused]] auto ignored = watch_listener(listen_fd);
     });
   }
 
@@ -145,6 +175,7 @@ class L7Proxy::Thread {
     if (found == sessions_.end()) return;
     retired_.push_back(std::move(found->second));
     sessions_.erase(found);
+    shared_->connections.fetch_sub(1, std::memory_order_relaxed);
     if (!sweep_scheduled_) {
       sweep_scheduled_ = true;
       loop_.after(std::chrono::milliseconds(0), [this] {
@@ -165,6 +196,9 @@ class L7Proxy::Thread {
   }
 
   std::shared_ptr<Shared> shared_;
+  const uint32_t index_;
+  const bool exclusive_;
+  const int wake_fd_;  // eventfd: re-read the shared state
   EventLoop loop_;
   ProxyContext context_;
   std::thread thread_;
@@ -178,15 +212,23 @@ class L7Proxy::Thread {
 
 L7Proxy::L7Proxy() : shared_(std::make_shared<Shared>()) {}
 
-L7Proxy::~L7Proxy() { thread_.reset(); }
+L7Proxy::~L7Proxy() { threads_.clear(); }
 
-Result<std::unique_ptr<L7Proxy>> L7Proxy::start() {
+Result<std::unique_ptr<L7Proxy>> L7Proxy::start(uint32_t threads) {
+  if (threads == 0) threads = usable_cpus();
   std::unique_ptr<L7Proxy> proxy(new L7Proxy());
-  proxy->shared_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (proxy->shared_->wake_fd < 0) return make_error("eventfd: {}", std::strerror(errno));
-  proxy->thread_ = std::make_unique<Thread>(proxy->shared_);
-  if (auto started = proxy->thread_->start(); !started) return std::move(started).error();
+  for (uint32_t i = 0; i < threads; ++i) {
+    auto thread = std::make_unique<Thread>(proxy->shared_, i, threads > 1);
+    if (auto started = thread->start(); !started) return std::move(started).error();
+    proxy->threads_.push_back(std::move(thread));
+  }
   return proxy;
+}
+
+size_t L7Proxy::threads() const noexcept { return threads_.size(); }
+
+void L7Proxy::wake_all() const {
+  for (const auto& thread : threads_) thread->wake();
 }
 
 Result<void> L7Proxy::configure(const Config& config) {
@@ -247,7 +289,7 @@ Result<void> L7Proxy::configure(const Config& config) {
     shared_->limits = config.l7;
     ++shared_->version;
   }
-  shared_->wake();
+  wake_all();
   return success();
 }
 

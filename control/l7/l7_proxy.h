@@ -1,8 +1,9 @@
 // L7Proxy: eclb-control's TLS-offload and HTTP/WebSocket proxy for the VIPs of mode
-// `l7` (the nginx image's job). It runs on its own thread with its own EventLoop, so TLS
-// handshakes and relaying never delay health checks or table publication, and talks to
-// eclb-control's thread through three hand-offs, each a shared_ptr swapped under a
-// mutex (never held while doing work):
+// `l7` (the nginx image's job). It runs on its own threads (l7.threads, one per CPU by
+// default), each with its own EventLoop accepting from every listener, so TLS handshakes
+// and relaying never delay health checks or table publication and use every core. It
+// talks to eclb-control's thread through three hand-offs, each a shared_ptr swapped
+// under a mutex (never held while doing work):
 //   - configure(): listeners and certificates, built on the caller's thread so that a
 //     bind or certificate error fails start or reload with the old set still serving;
 //   - set_tables(): every publication's TableContent (the routing input);
@@ -28,8 +29,9 @@ namespace eclb::ctl {
 
 class L7Proxy {
  public:
-  static Result<std::unique_ptr<L7Proxy>> start();
-  ~L7Proxy();  // stops the thread and closes every connection
+  // `threads` event loops; 0: one per CPU this process may run on.
+  static Result<std::unique_ptr<L7Proxy>> start(uint32_t threads);
+  ~L7Proxy();  // stops the threads and closes every connection
   L7Proxy(const L7Proxy&) = delete;
   L7Proxy& operator=(const L7Proxy&) = delete;
 
@@ -41,14 +43,16 @@ class L7Proxy {
   std::map<std::string, std::shared_ptr<const L7Counters>> counters() const;
   // Listening endpoints, for logs: "vip=... listen=... tls=...".
   std::vector<std::string> describe() const;
+  size_t threads() const noexcept;
 
  private:
   struct Shared;
   class Thread;
   L7Proxy();
+  void wake_all() const;
 
   std::shared_ptr<Shared> shared_;
-  std::unique_ptr<Thread> thread_;
+  std::vector<std::unique_ptr<Thread>> threads_;
 };
 
 }  // namespace eclb::ctl

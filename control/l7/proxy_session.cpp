@@ -435,7 +435,7 @@ void ProxySession::finish() {
     close(backend_fd_);
     backend_fd_ = -1;
   }
-  counters_.active.store(counters_.active.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  counters_.active.fetch_sub(1, std::memory_order_relaxed);
   context_.retire(this);
 }
 

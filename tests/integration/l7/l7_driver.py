@@ -61,7 +61,7 @@ def make_certificate(name):
 make_certificate(NAME)
 CONFIG = f"""tables: {{ segment: {work}/tables }}
 control: {{ admin_socket: {work}/admin.sock, metrics: "{VIP}:9469" }}
-l7: {{ handshake_timeout_ms: {HANDSHAKE_TIMEOUT_MS}, max_header_bytes: 8192 }}
+l7: {{ handshake_timeout_ms: {HANDSHAKE_TIMEOUT_MS}, max_header_bytes: 8192, threads: 2 }}
 pools:
   gateways:
     health: {{ check: websocket, path: /agent, interval_ms: {INTERVAL_MS}, timeout_ms: 250, rise: {RISE}, fall: {FALL} }}
@@ -159,6 +159,22 @@ def state_of(name):
 
 def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def l7_thread_cpu(pid):
+    """CPU ticks (user + system) of each L7 proxy thread, by thread name (eclb-l7-N)."""
+    ticks = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        if name.startswith("eclb-l7-"):
+            ticks[name] = int(fields[11]) + int(fields[12])
+    return ticks
 
 
 # A PROXY protocol v2 recorder standing in for a gateway that reads the header.
@@ -385,6 +401,7 @@ async def main():
 
     # 9b. Isolation: under a stream of TLS handshakes (two openssl s_time clients), a
     #     killed gateway still leaves the table within fall x interval plus a margin.
+    cpu_before = l7_thread_cpu(pid)
     load = [subprocess.Popen(["openssl", "s_time", "-connect", f"{VIP}:443", "-new", "-time", "6"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
     time.sleep(1)
@@ -400,6 +417,12 @@ async def main():
     results.check(left and elapsed < bound and handshakes > 100,
                   "under TLS handshake load a killed gateway still leaves the table in time",
                   f"{elapsed:.2f}s (bound {bound:.2f}s) with {handshakes:.0f} connections accepted meanwhile")
+    # l7.threads: 2 -- both loops accept from the same listener and share the handshakes.
+    cpu_after = l7_thread_cpu(pid)
+    spent = {name: cpu_after[name] - cpu_before.get(name, 0) for name in cpu_after}
+    total = sum(spent.values())
+    results.check(sorted(spent) == ["eclb-l7-0", "eclb-l7-1"] and total > 0 and min(spent.values()) >= 0.15 * total,
+                  "two proxy threads (l7.threads: 2) share the TLS handshakes", f"CPU ticks per thread: {spent}")
     start_gateway(3)
     wait_for(lambda: checked_up("vm3") and state_of("vm3") == "up", RISE * INTERVAL_MS / 1000 + 5)
 

@@ -108,7 +108,7 @@ TEST(ConfigLoaderTest, CapacityIsChecked) {
 
 TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
   const std::string pool = "pools:\n  p:\n    backends:\n      - { address: 10.0.0.1, port: 80 }\n";
-  auto config = parse_config(pool + "l7: { idle_timeout_s: 7200, max_header_bytes: 8192 }\n"
+  auto config = parse_config(pool + "l7: { idle_timeout_s: 7200, max_header_bytes: 8192, threads: 3 }\n"
                                     "vips:\n  - { name: v, address: 10.0.0.9, port: 8000, mode: l7, pool: p,\n"
                                     "      l7: { proxy_protocol: true } }\n",
                              "test.yaml");
@@ -118,6 +118,7 @@ TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
   EXPECT_TRUE(config->vips[0].l7.certificates.empty());
   EXPECT_EQ(config->l7.idle_timeout_s, 7200u);
   EXPECT_EQ(config->l7.max_header_bytes, 8192u);
+  EXPECT_EQ(config->l7.threads, 3u);
   EXPECT_EQ(config->l7.handshake_timeout_ms, 10000u);
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: p, l7: { proxy_protocol: true } }\n"),
             "test.yaml:6: vips[0].l7: only VIPs of mode l7 take l7 settings");
@@ -142,7 +143,7 @@ TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 53, protocol: udp, mode: l7, pool: p }\n"),
             "test.yaml:6: vips[0].protocol: mode l7 is TCP only");
   EXPECT_EQ(error_of(pool + "l7: { idle_timeout: 5 }\n"), "test.yaml:5: l7.idle_timeout: unknown key (allowed: "
-            "idle_timeout_s, handshake_timeout_ms, connect_timeout_ms, max_header_bytes, max_connections)");
+            "idle_timeout_s, handshake_timeout_ms, connect_timeout_ms, max_header_bytes, max_connections, threads)");
 }
 
 TEST(ConfigLoaderTest, ExceptionPorts) {
