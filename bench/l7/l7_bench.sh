@@ -22,8 +22,9 @@ topo_up l7
 lb=$(topo_ns lb)
 cli=$(topo_ns cli)
 # Each proxied connection holds two descriptors in the front end: 10,000 connections need
-# a hard RLIMIT_NOFILE above 20,000: root raises it (front ends and clients inherit it).
-# Where that is refused, measure as many as the limit allows.
+# a hard RLIMIT_NOFILE above 20,000: raised here where allowed (CAP_SYS_RESOURCE; front
+# ends and clients inherit it). Where it is refused (this sandbox: hard limit 20,000),
+# measure as many as the limit allows: 9,900.
 [ "$(ulimit -Hn)" -ge 20400 ] || ulimit -Hn 20400 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 max_idle=$(( ($(ulimit -Hn) - 200) / 2 ))
