@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <span>
 
 #include "control/core/maglev_probe.h"
 #include "control/core/modulus.h"
@@ -63,8 +64,8 @@ struct Identity {
 //
 // Before that, on CPUs with AVX2 (maglev_probe.h), a turn under half full tests two
 // slots without a branch, and past half full probes eight permutation positions per
-// gather from the taken bitmap. With equal weights these turns run in one loop with the
-// probe inlined (take_rounds_eight_lanes). Same claims, same table: maglev_table_test
+// gather from the taken bitmap. Turns run in batches (take_turns: a round, or the turns
+// due at one time) in one loop with the probe inlined. Same claims, same table: maglev_table_test
 // checks it against the one-slot probe and a naive population, and
 // bench/micro/maglev_build_bench measures both probes.
 class SlotFiller {
@@ -88,7 +89,6 @@ class SlotFiller {
   }
 
   bool full() const noexcept { return free_count_ == 0; }
-  bool eight_lanes() const noexcept { return eight_lanes_; }
 
   void take_turn(uint32_t perm) {
     maglev::Walk& walk = walks_[perm];
@@ -101,23 +101,11 @@ class SlotFiller {
     claim(walk, claimed);
   }
 
-  // Equal weights on AVX2 CPUs: the turns from `turn` on in the paper's round order
-  // (backend turn mod N takes turn `turn`) until the end phase; returns the next turn.
-  // take_turn's claims, in one loop with the probe inlined.
-  __attribute__((target("avx2"))) uint64_t take_rounds_eight_lanes(uint64_t turn) noexcept {
-    const auto count = static_cast<uint32_t>(walks_.size());
-    auto perm = static_cast<uint32_t>(turn % count);
-    while (free_count_ > table_size_ / 2) {
-      claim(walks_[perm], maglev::first_free_two_then_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]));
-      ++turn;
-      perm = perm + 1 == count ? 0 : perm + 1;
-    }
-    while (free_count_ > end_phase_at_) {
-      claim(walks_[perm], maglev::first_free_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]));
-      ++turn;
-      perm = perm + 1 == count ? 0 : perm + 1;
-    }
-    return turn;
+  // Turns for the backends in `order`, one each, in that order, until the table is
+  // full. On AVX2 CPUs in one loop with the probe inlined.
+  void take_turns(std::span<const uint32_t> order) {
+    if (eight_lanes_) return take_turns_eight_lanes(order);
+    for (size_t i = 0; i < order.size() && !full(); ++i) take_turn(order[i]);
   }
 
  private:
@@ -126,6 +114,20 @@ class SlotFiller {
     slots_[slot] = walk.owner;
     walk.next = maglev::advance(slot, walk.skip, table_size_);
     --free_count_;
+  }
+
+  // take_turn's claims: the phase checks hoisted out of the loop.
+  __attribute__((target("avx2"))) void take_turns_eight_lanes(std::span<const uint32_t> order) noexcept {
+    size_t i = 0;
+    for (; i < order.size() && free_count_ > table_size_ / 2; ++i) {
+      const uint32_t perm = order[i];
+      claim(walks_[perm], maglev::first_free_two_then_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]));
+    }
+    for (; i < order.size() && free_count_ > end_phase_at_; ++i) {
+      const uint32_t perm = order[i];
+      claim(walks_[perm], maglev::first_free_gather(taken_.data(), table_size_, walks_[perm], steps_[perm]));
+    }
+    for (; i < order.size() && !full(); ++i) take_turn(order[i]);
   }
 
   __attribute__((target("avx2"))) uint32_t first_free_eight_lanes(uint32_t perm) const noexcept {
@@ -187,52 +189,69 @@ class SlotFiller {
 void fill_equal(std::vector<Permutation>& perms, std::vector<uint32_t>& slots, uint32_t table_size,
                 MaglevTable::Probe probe) {
   SlotFiller filler(perms, slots, table_size, probe);
-  const auto count = static_cast<uint32_t>(perms.size());
-  const uint64_t turn = filler.eight_lanes() ? filler.take_rounds_eight_lanes(0) : 0;
-  for (auto perm = static_cast<uint32_t>(turn % count); !filler.full(); perm = perm + 1 == count ? 0 : perm + 1) {
-    filler.take_turn(perm);
-  }
+  std::vector<uint32_t> round(perms.size());
+  std::iota(round.begin(), round.end(), 0u);
+  while (!filler.full()) filler.take_turns(round);
 }
 
-// Stride scheduling: the k-th turn of backend i is due at (2k+1) / (2 w_i). The heap
-// pops the earliest due turn; ties go to the lower identity.
+// Stride scheduling: the k-th turn of backend i is due at (2k+1) / (2 w_i); turns due at
+// the same time go in identity order. Backends of equal weight are due together, so the
+// schedule is kept per weight: a heap of weight groups, and at each due time the turns of
+// every group due then, merged in identity order (groups due together: weights whose
+// ratio is odd/odd, like 1 and 3 at 1/2). One heap step per group and due time instead
+// of one per turn: 1000 backends of weights 1-10 make 10 groups.
 void fill_weighted(std::vector<Permutation>& perms, std::vector<uint32_t>& slots, uint32_t table_size,
                    MaglevTable::Probe probe) {
-  struct Due {
-    uint64_t numerator;  // 2k+1
-    uint32_t weight;
-    uint32_t perm;
+  struct Group {
+    uint64_t numerator = 1;  // 2k+1: the group's next turn is due at numerator / (2 weight)
+    uint32_t weight = 0;
+    std::vector<uint32_t> members;  // perm indices, ascending (identity order)
   };
-  auto later = [](const Due& a, const Due& b) {
-    // a later than b  <=>  a.numerator / a.weight > b.numerator / b.weight. No overflow:
-    // numerator <= 2M+1 < 2^25 and weight <= kMaxMaglevWeight = 2^24.
-    const uint64_t lhs = a.numerator * b.weight;
-    const uint64_t rhs = b.numerator * a.weight;
-    if (lhs != rhs) return lhs > rhs;
-    return a.perm > b.perm;
-  };
-  // A binary min-heap on due time whose top is replaced in place after each turn: one
-  // sift-down per turn instead of a pop and a push.
-  std::vector<Due> heap;
-  heap.reserve(perms.size());
-  for (uint32_t i = 0; i < perms.size(); ++i) heap.push_back({1, perms[i].weight, i});
-  std::make_heap(heap.begin(), heap.end(), later);
-  const size_t count = heap.size();
-  SlotFiller filler(perms, slots, table_size, probe);
-  while (!filler.full()) {
-    filler.take_turn(heap[0].perm);
-    Due moved = heap[0];
-    moved.numerator += 2;
-    size_t hole = 0;
-    for (;;) {
-      size_t child = 2 * hole + 1;
-      if (child >= count) break;
-      if (child + 1 < count && later(heap[child], heap[child + 1])) ++child;
-      if (!later(moved, heap[child])) break;
-      heap[hole] = heap[child];
-      hole = child;
+  std::vector<Group> groups;
+  {
+    std::vector<uint32_t> by_weight(perms.size());
+    std::iota(by_weight.begin(), by_weight.end(), 0u);
+    std::stable_sort(by_weight.begin(), by_weight.end(),
+                     [&](uint32_t a, uint32_t b) { return perms[a].weight < perms[b].weight; });
+    for (const uint32_t perm : by_weight) {
+      if (groups.empty() || groups.back().weight != perms[perm].weight) groups.push_back({1, perms[perm].weight, {}});
+      groups.back().members.push_back(perm);
     }
-    heap[hole] = moved;
+  }
+  // a due later than b  <=>  a.numerator / a.weight > b.numerator / b.weight. No overflow:
+  // numerator <= 2M+1 < 2^25 and weight <= kMaxMaglevWeight = 2^24.
+  const auto compare = [&](uint32_t a, uint32_t b) {
+    const uint64_t lhs = groups[a].numerator * groups[b].weight, rhs = groups[b].numerator * groups[a].weight;
+    return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
+  };
+  const auto later = [&](uint32_t a, uint32_t b) { return compare(a, b) > 0; };
+  std::vector<uint32_t> heap(groups.size());
+  std::iota(heap.begin(), heap.end(), 0u);
+  std::make_heap(heap.begin(), heap.end(), later);
+  SlotFiller filler(perms, slots, table_size, probe);
+  std::vector<uint32_t> due_now, merged;
+  while (!filler.full()) {
+    due_now.clear();
+    do {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      due_now.push_back(heap.back());
+      heap.pop_back();
+    } while (!heap.empty() && compare(heap.front(), due_now.front()) == 0);
+    if (due_now.size() == 1) {
+      filler.take_turns(groups[due_now[0]].members);
+    } else {
+      merged.clear();
+      for (const uint32_t group : due_now) {
+        const auto middle = merged.insert(merged.end(), groups[group].members.begin(), groups[group].members.end());
+        std::inplace_merge(merged.begin(), middle, merged.end());
+      }
+      filler.take_turns(merged);
+    }
+    for (const uint32_t group : due_now) {
+      groups[group].numerator += 2;
+      heap.push_back(group);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
   }
 }
 

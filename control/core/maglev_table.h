@@ -44,8 +44,8 @@ class MaglevTable {
   // Weighted turns use stride scheduling: backend i takes its k-th turn at virtual time
   // (2k+1)/(2 w_i), ties broken by identity order, so over the whole fill every backend
   // takes turns in proportion to its weight and each turn claims exactly one slot.
-  // Cost: O(M log M) for equal weights (the paper's loop), O(M log N) more for mixed
-  // weights.
+  // Cost: O(M log M) probes (the paper's loop); mixed weights add a heap step per
+  // distinct weight and due time (backends of equal weight take their turns together).
   static Result<MaglevTable> build(std::span<const MaglevBackend> backends, uint32_t table_size,
                                    Fill fill = Fill::kAuto, Probe probe = Probe::kAuto);
 
