@@ -49,6 +49,10 @@ __attribute__((target("avx2"))) inline EightSteps eight_steps(uint32_t table_siz
   return out;
 }
 
+__attribute__((target("avx2"), always_inline)) inline __m256i load(const EightSteps& eight) noexcept {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(eight.lane));
+}
+
 // Probes the eight slots base + steps[k]: true, and the first free one in `slot`, when
 // one of them is free. One gather from the bitmap for all eight.
 __attribute__((target("avx2"), always_inline)) inline bool scan_eight(const uint32_t* taken, uint32_t table_size,
@@ -71,22 +75,11 @@ __attribute__((target("avx2"), always_inline)) inline bool scan_eight(const uint
 __attribute__((target("avx2"), always_inline)) inline uint32_t first_free_gather(const uint32_t* taken,
                                                                                  uint32_t table_size, const Walk& walk,
                                                                                  const EightSteps& eight) noexcept {
-  const __m256i steps = _mm256_load_si256(reinterpret_cast<const __m256i*>(eight.lane));
+  const __m256i steps = load(eight);
   const uint32_t eight_skips = advance(eight.lane[7], walk.skip, table_size);
   uint32_t base = walk.next, slot;
   while (!scan_eight(taken, table_size, steps, base, slot)) base = advance(base, eight_skips, table_size);
   return slot;
-}
-
-// Under half full: the first two slots tested without a branch almost always hold a free
-// one; the gather only for the rest. Past half full, "both taken" is a coin toss the
-// branch predictor loses, and first_free_gather's exit branch does better.
-__attribute__((target("avx2"), always_inline)) inline uint32_t first_free_two_then_gather(
-    const uint32_t* taken, uint32_t table_size, const Walk& walk, const EightSteps& eight) noexcept {
-  const uint32_t first = walk.next, second = advance(first, walk.skip, table_size);
-  const bool first_taken = is_taken(taken, first), second_taken = is_taken(taken, second);
-  if (!(first_taken && second_taken)) [[likely]] return first_taken ? second : first;
-  return first_free_gather(taken, table_size, {advance(second, walk.skip, table_size), walk.skip, walk.owner}, eight);
 }
 
 }  // namespace eclb::ctl::maglev
