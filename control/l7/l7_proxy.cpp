@@ -38,11 +38,15 @@ struct L7Proxy::Shared {
   std::vector<std::shared_ptr<const L7Listener>> listeners;
   L7Config limits;
   uint64_t version = 0;  // of listeners + limits
-  std::shared_ptr<const TableContent> tables;
   std::map<std::string, std::shared_ptr<L7Counters>> counters;  // by VIP, kept over reloads
   bool stopping = false;
   // Open client connections of all threads, against l7.max_connections.
   std::atomic<uint64_t> connections{0};
+  // The last publication (under the mutex) and its number. Every request of every loop
+  // needs the tables: a loop compares the number with its cached copy's and takes the
+  // mutex only when a new publication came, not once per request.
+  std::shared_ptr<const TableContent> tables;
+  std::atomic<uint64_t> tables_version{0};
 };
 
 // One event loop on its own thread. Every loop watches every listener (EPOLLEXCLUSIVE
@@ -85,9 +89,13 @@ class L7Proxy::Thread {
   }
 
  private:
-  std::shared_ptr<const TableContent> tables() const {
-    std::lock_guard lock(shared_->mutex);
-    return shared_->tables;
+  std::shared_ptr<const TableContent> tables() {
+    if (shared_->tables_version.load(std::memory_order_acquire) != tables_version_) {
+      std::lock_guard lock(shared_->mutex);
+      tables_ = shared_->tables;
+      tables_version_ = shared_->tables_version.load(std::memory_order_relaxed);
+    }
+    return tables_;
   }
 
   void on_wake() {
@@ -199,6 +207,8 @@ class L7Proxy::Thread {
   const uint32_t index_;
   const bool exclusive_;
   const int wake_fd_;  // eventfd: re-read the shared state
+  std::shared_ptr<const TableContent> tables_;  // this loop's copy of shared_->tables
+  uint64_t tables_version_ = 0;
   EventLoop loop_;
   ProxyContext context_;
   std::thread thread_;
@@ -296,6 +306,7 @@ Result<void> L7Proxy::configure(const Config& config) {
 void L7Proxy::set_tables(std::shared_ptr<const TableContent> tables) {
   std::lock_guard lock(shared_->mutex);
   shared_->tables = std::move(tables);
+  shared_->tables_version.fetch_add(1, std::memory_order_release);
 }
 
 std::map<std::string, std::shared_ptr<const L7Counters>> L7Proxy::counters() const {

@@ -3,7 +3,8 @@
 // default), each with its own EventLoop accepting from every listener, so TLS handshakes
 // and relaying never delay health checks or table publication and use every core. It
 // talks to eclb-control's thread through three hand-offs, each a shared_ptr swapped
-// under a mutex (never held while doing work):
+// under a mutex (never held while doing work; for the tables every request reads, taken
+// only when a new publication came):
 //   - configure(): listeners and certificates, built on the caller's thread so that a
 //     bind or certificate error fails start or reload with the old set still serving;
 //   - set_tables(): every publication's TableContent (the routing input);
