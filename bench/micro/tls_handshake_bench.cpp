@@ -8,11 +8,12 @@
 #include <openssl/ssl.h>
 #include <time.h>
 
+#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "control/l7/tls_store.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace eclb::ctl {
 namespace {
@@ -23,16 +24,19 @@ double thread_cpu_seconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
 }
 
-// A certificate and key made once per run with the openssl command.
+// A certificate and key made once per run with the openssl command, in a directory
+// removed at exit.
 const TlsCertificateConfig& certificate() {
+  static const test::TempDir dir;
   static const TlsCertificateConfig files = [] {
-    std::string dir = (std::filesystem::temp_directory_path() / "eclb-tls-bench-XXXXXX").string();
-    if (mkdtemp(dir.data()) == nullptr) std::abort();
-    TlsCertificateConfig made{dir + "/cert.crt", dir + "/certkey.key"};
+    TlsCertificateConfig made{dir.file("cert.crt"), dir.file("certkey.key")};
     const std::string command =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=watchers.test "
         "-addext subjectAltName=DNS:watchers.test -keyout " + made.key_path + " -out " + made.cert_path + " 2>/dev/null";
-    if (std::system(command.c_str()) != 0) std::abort();
+    if (std::system(command.c_str()) != 0) {
+      std::fprintf(stderr, "tls_handshake_bench: openssl req failed: %s\n", command.c_str());
+      std::exit(1);
+    }
     return made;
   }();
   return files;

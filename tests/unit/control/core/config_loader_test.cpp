@@ -119,6 +119,7 @@ TEST(ConfigLoaderTest, L7VipsAndTheirErrors) {
   EXPECT_EQ(config->l7.idle_timeout_s, 7200u);
   EXPECT_EQ(config->l7.max_header_bytes, 8192u);
   EXPECT_EQ(config->l7.threads, 3u);
+  EXPECT_EQ(error_of(pool + "l7: { threads: 300 }\n"), "test.yaml:5: l7.threads: 300 is out of range 0-256");
   EXPECT_EQ(config->l7.handshake_timeout_ms, 10000u);
   EXPECT_EQ(error_of(pool + "vips:\n  - { name: v, address: 10.0.0.9, port: 80, pool: p, l7: { proxy_protocol: true } }\n"),
             "test.yaml:6: vips[0].l7: only VIPs of mode l7 take l7 settings");

@@ -16,92 +16,10 @@
 #include <thread>
 
 #include "control/health/health_monitor.h"
+#include "tests/unit/support/loopback_server.h"
 
 namespace eclb::ctl {
 namespace {
-
-// Answers every connection on 127.0.0.1:<ephemeral> with respond(request).
-class TestServer {
- public:
-  using Respond = std::function<std::string(const std::string& request)>;
-
-  explicit TestServer(Respond respond, SSL_CTX* tls = nullptr) : respond_(std::move(respond)), tls_(tls) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    listen(fd_, 64);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TestServer() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  Endpoint endpoint() const { return *Endpoint::parse("127.0.0.1:" + std::to_string(port_)); }
-  void set_respond(Respond respond) {
-    std::lock_guard lock(mutex_);
-    respond_ = std::move(respond);
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      const int client = accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
-      SSL* ssl = nullptr;
-      if (tls_ != nullptr) {
-        ssl = SSL_new(tls_);
-        SSL_set_fd(ssl, client);
-        if (SSL_accept(ssl) != 1) {
-          SSL_free(ssl);
-          close(client);
-          continue;
-        }
-      }
-      std::string request;
-      char buffer[4096];
-      while (request.find("\r\n\r\n") == std::string::npos) {
-        timeval timeout{0, 200000};
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-        const int got = ssl ? SSL_read(ssl, buffer, sizeof buffer) : static_cast<int>(recv(client, buffer, sizeof buffer, 0));
-        if (got <= 0) break;
-        request.append(buffer, static_cast<size_t>(got));
-      }
-      Respond respond;
-      {
-        std::lock_guard lock(mutex_);
-        respond = respond_;
-      }
-      const std::string answer = respond(request);
-      if (answer == "HANG") {
-        std::this_thread::sleep_for(std::chrono::milliseconds(400));
-      } else if (ssl) {
-        SSL_write(ssl, answer.data(), static_cast<int>(answer.size()));
-      } else {
-        send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
-      }
-      if (ssl) {
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-      }
-      close(client);
-    }
-  }
-
-  std::mutex mutex_;
-  Respond respond_;
-  SSL_CTX* tls_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 HealthCheckConfig check(HealthCheckConfig::Kind kind, uint32_t timeout_ms = 300) {
   HealthCheckConfig config;
@@ -133,29 +51,17 @@ std::string header(const std::string& request, const std::string& name) {
   return request.substr(start, request.find("\r\n", start) - start);
 }
 
-Endpoint closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return *Endpoint::parse("127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
-}
-
 TEST(ProbeTest, TcpConnects) {
-  TestServer server([](const std::string&) { return std::string(); });
+  test::LoopbackServer server([](const std::string&) { return std::string(); });
   EXPECT_TRUE(run_probe(check(HealthCheckConfig::Kind::kTcp), server.endpoint()).ok);
-  const ProbeResult refused = run_probe(check(HealthCheckConfig::Kind::kTcp), closed_port());
+  const ProbeResult refused = run_probe(check(HealthCheckConfig::Kind::kTcp), test::unused_loopback_port());
   EXPECT_FALSE(refused.ok);
   EXPECT_EQ(refused.detail, "Connection refused");
 }
 
 TEST(ProbeTest, HttpNeedsTheExpectedStatus) {
   std::string seen;
-  TestServer server([&](const std::string& request) {
+  test::LoopbackServer server([&](const std::string& request) {
     seen = request;
     return std::string("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
   });
@@ -172,7 +78,7 @@ TEST(ProbeTest, HttpNeedsTheExpectedStatus) {
 }
 
 TEST(ProbeTest, WebSocketUpgradeMustBeAcceptedProperly) {
-  TestServer server([](const std::string& request) {
+  test::LoopbackServer server([](const std::string& request) {
     return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nsec-websocket-accept: " +
            Probe::websocket_accept(header(request, "Sec-WebSocket-Key")) + "\r\n\r\n";
   });
@@ -211,10 +117,10 @@ TEST(ProbeTest, HttpsRunsTheCheckOverTls) {
   SSL_CTX* server_tls = self_signed_server();
   SSL_CTX* client_tls = SSL_CTX_new(TLS_client_method());
   {
-    TestServer server([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); }, server_tls);
+    test::LoopbackServer server([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); }, server_tls);
     const ProbeResult result = run_probe(check(HealthCheckConfig::Kind::kHttps, 2000), server.endpoint(), client_tls);
     EXPECT_TRUE(result.ok) << result.detail;
-    TestServer plain([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); });
+    test::LoopbackServer plain([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); });
     EXPECT_FALSE(run_probe(check(HealthCheckConfig::Kind::kHttps, 1000), plain.endpoint(), client_tls).ok);
   }
   SSL_CTX_free(server_tls);
@@ -222,7 +128,7 @@ TEST(ProbeTest, HttpsRunsTheCheckOverTls) {
 }
 
 TEST(ProbeTest, ASilentBackendTimesOut) {
-  TestServer server([](const std::string&) { return std::string("HANG"); });
+  test::LoopbackServer server([](const std::string&) { return std::string("HANG"); });
   const auto started = std::chrono::steady_clock::now();
   const ProbeResult result = run_probe(check(HealthCheckConfig::Kind::kHttp, 150), server.endpoint());
   const auto took = std::chrono::steady_clock::now() - started;
@@ -233,7 +139,7 @@ TEST(ProbeTest, ASilentBackendTimesOut) {
 
 TEST(HealthMonitorTest, FallAndRiseFollowTheChecks) {
   std::atomic<bool> healthy{true};
-  TestServer server([&](const std::string&) {
+  test::LoopbackServer server([&](const std::string&) {
     return std::string(healthy ? "HTTP/1.1 200 OK\r\n\r\n" : "HTTP/1.1 500 Error\r\n\r\n");
   });
   EventLoop loop;

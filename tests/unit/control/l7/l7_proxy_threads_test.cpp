@@ -15,74 +15,13 @@
 #include <vector>
 
 #include "control/l7/l7_proxy.h"
+#include "tests/unit/support/loopback_server.h"
 
 namespace eclb::ctl {
 namespace {
 
 constexpr int kClients = 4;
 constexpr int kRequestsPerClient = 40;
-
-// A gateway on loopback answering every connection with one short response.
-class Gateway {
- public:
-  Gateway() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(listen(fd_, 256), 0);
-    socklen_t length = sizeof address;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~Gateway() {
-    stopping_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  void serve() {
-    while (!stopping_) {
-      const int connection = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (connection < 0) continue;
-      std::string head;
-      char buffer[4096];
-      while (head.find("\r\n\r\n") == std::string::npos) {
-        const ssize_t n = recv(connection, buffer, sizeof buffer, 0);
-        if (n <= 0) break;
-        head.append(buffer, static_cast<size_t>(n));
-      }
-      const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-      send(connection, response.data(), response.size(), MSG_NOSIGNAL);
-      close(connection);
-    }
-  }
-
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-};
-
-// A free loopback port for the VIP (bound, read, released: the proxy binds it next).
-uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // One request through the VIP; the whole response.
 std::string request(uint16_t port) {
@@ -105,10 +44,12 @@ std::string request(uint16_t port) {
 }
 
 TEST(L7ProxyThreadsTest, ParallelClientsThroughTwoLoopsWhileTheControlThreadReloads) {
-  Gateway gateway;
-  const uint16_t vip_port = free_port();
-  const Endpoint vip = *Endpoint::parse("127.0.0.1:" + std::to_string(vip_port));
-  const Endpoint backend = *Endpoint::parse("127.0.0.1:" + std::to_string(gateway.port()));
+  test::LoopbackServer gateway([](const std::string&) {
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  });
+  const Endpoint vip = test::unused_loopback_port();
+  const uint16_t vip_port = vip.port;
+  const Endpoint backend = gateway.endpoint();
 
   Config config;
   VipConfig vip_config;

@@ -28,14 +28,48 @@ TlsCertificateConfig make_certificate(const test::TempDir& dir, const std::strin
   return files;
 }
 
+// A server SSL from `store` and an OpenSSL client of `client_context`, over a
+// non-blocking socket pair; both freed and closed on destruction.
+struct TlsPair {
+  TlsPair(const TlsStore& store, SSL_CTX* client_context) {
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+    server = store.new_connection(fds[0]);
+    client = SSL_new(client_context);
+    SSL_set_fd(client, fds[1]);
+    SSL_set_connect_state(client);
+  }
+  ~TlsPair() {
+    SSL_free(client);
+    SSL_free(server);
+    close(fds[0]);
+    close(fds[1]);
+    ERR_clear_error();
+  }
+  // Steps both sides until the handshake completes (true) or one side fails.
+  bool handshake() {
+    for (int round = 0; round < 100; ++round) {
+      const int c = SSL_do_handshake(client);
+      const int s = SSL_do_handshake(server);
+      if (c == 1 && s == 1) return true;
+      if ((c != 1 && SSL_get_error(client, c) == SSL_ERROR_SSL) || (s != 1 && SSL_get_error(server, s) == SSL_ERROR_SSL)) {
+        return false;
+      }
+    }
+    return false;
+  }
+  TlsPair(const TlsPair&) = delete;
+  TlsPair& operator=(const TlsPair&) = delete;
+
+  int fds[2] = {-1, -1};
+  SSL* server = nullptr;
+  SSL* client = nullptr;
+};
+
 // Handshakes `server` with an OpenSSL client over a socket pair; the certificate's CN.
 // With `trusted_root`, the client verifies the server's chain against that root alone and
 // `chain_length` receives how many certificates the server sent.
 std::string handshake(const TlsStore& store, const char* sni, int max_version = 0, bool* ok = nullptr,
                       const std::string& trusted_root = "", int* chain_length = nullptr) {
-  int fds[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-  SSL* server = store.new_connection(fds[0]);
   SSL_CTX* client_context = SSL_CTX_new(TLS_client_method());
   if (max_version != 0) {
     SSL_CTX_set_min_proto_version(client_context, max_version);
@@ -47,33 +81,22 @@ std::string handshake(const TlsStore& store, const char* sni, int max_version = 
     EXPECT_EQ(SSL_CTX_load_verify_locations(client_context, trusted_root.c_str(), nullptr), 1);
     SSL_CTX_set_verify(client_context, SSL_VERIFY_PEER, nullptr);
   }
-  SSL* client = SSL_new(client_context);
-  SSL_set_fd(client, fds[1]);
-  if (sni != nullptr) SSL_set_tlsext_host_name(client, sni);
-  SSL_set_connect_state(client);
-  bool done = false;
-  for (int round = 0; round < 100 && !done; ++round) {
-    const int c = SSL_do_handshake(client);
-    const int s = SSL_do_handshake(server);
-    done = c == 1 && s == 1;
-    if ((c != 1 && SSL_get_error(client, c) == SSL_ERROR_SSL) || (s != 1 && SSL_get_error(server, s) == SSL_ERROR_SSL)) break;
-  }
-  ERR_clear_error();
-  if (ok != nullptr) *ok = done;
   std::string common_name;
-  if (done) {
-    X509* peer = SSL_get1_peer_certificate(client);
-    char text[256] = {};
-    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, text, sizeof text);
-    common_name = text;
-    X509_free(peer);
-    if (chain_length != nullptr) *chain_length = sk_X509_num(SSL_get_peer_cert_chain(client));
+  {
+    TlsPair pair(store, client_context);
+    if (sni != nullptr) SSL_set_tlsext_host_name(pair.client, sni);
+    const bool done = pair.handshake();
+    if (ok != nullptr) *ok = done;
+    if (done) {
+      X509* peer = SSL_get1_peer_certificate(pair.client);
+      char text[256] = {};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, text, sizeof text);
+      common_name = text;
+      X509_free(peer);
+      if (chain_length != nullptr) *chain_length = sk_X509_num(SSL_get_peer_cert_chain(pair.client));
+    }
   }
-  SSL_free(client);
-  SSL_free(server);
   SSL_CTX_free(client_context);
-  close(fds[0]);
-  close(fds[1]);
   return common_name;
 }
 
@@ -165,9 +188,6 @@ TEST(TlsStoreTest, TheCertificateFilesChainIsSentAndVerifiesAgainstTheRoot) {
 
 // Session tickets the client receives from one full handshake at `version`.
 int tickets_received(const TlsStore& store, int version) {
-  int fds[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-  SSL* server = store.new_connection(fds[0]);
   SSL_CTX* client_context = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(client_context, version);
   SSL_CTX_set_max_proto_version(client_context, version);
@@ -178,24 +198,13 @@ int tickets_received(const TlsStore& store, int version) {
     if (SSL_SESSION_has_ticket(session)) ++received;
     return 0;  // not kept
   });
-  SSL* client = SSL_new(client_context);
-  SSL_set_fd(client, fds[1]);
-  SSL_set_connect_state(client);
-  bool done = false;
-  for (int round = 0; round < 100 && !done; ++round) {
-    const int c = SSL_do_handshake(client);
-    const int s = SSL_do_handshake(server);
-    done = c == 1 && s == 1;
+  {
+    TlsPair pair(store, client_context);
+    EXPECT_TRUE(pair.handshake());
+    char byte;
+    SSL_read(pair.client, &byte, 1);  // TLS 1.3 tickets follow the handshake: read them (then WANT_READ)
   }
-  EXPECT_TRUE(done);
-  char byte;
-  SSL_read(client, &byte, 1);  // TLS 1.3 tickets follow the handshake: read them (then WANT_READ)
-  ERR_clear_error();
-  SSL_free(client);
-  SSL_free(server);
   SSL_CTX_free(client_context);
-  close(fds[0]);
-  close(fds[1]);
   return received;
 }
 
