@@ -39,12 +39,38 @@ def memif(role, sock):
     return f"--vdev=net_memif0,role={role},socket={sock},socket-abstract=no"
 
 
-def generate(sock, scenario, seconds):
-    """Runs the generator against the memif server at `sock`; returns its per-second samples."""
-    out = subprocess.run([f"{BUILD}/bench/eclb-trafficgen", "-l", "0", *EAL, memif("client", sock), "--",
-                          "--scenario", scenario, "--flows", str(args.flows), "--seconds", str(seconds), "--queues", "1"],
-                         capture_output=True, text=True, timeout=seconds + 60)
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+class Generator:
+    """eclb-trafficgen against the memif server at `sock`. The DPDK 22.11 memif PMD unmaps
+    its rings when the peer disconnects, even under a worker polling them, so the order
+    is: the generator sends for `seconds` and reports, then holds the link (--hold) while
+    the caller stops the server side (eclb-dataplane or testpmd); only then does it leave."""
+
+    def __init__(self, sock, scenario, seconds):
+        self.seconds = seconds
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.popen = subprocess.Popen([f"{BUILD}/bench/eclb-trafficgen", "-l", "0", *EAL, memif("client", sock), "--",
+                                       "--scenario", scenario, "--flows", str(args.flows), "--seconds", str(seconds),
+                                       "--queues", "1", "--hold", "60"],
+                                      stdout=subprocess.PIPE, stderr=self.err, text=True)
+
+    def wait_for_report(self):
+        """Blocks until the generator has sent, drained and reported (the link still up)."""
+        deadline = time.monotonic() + self.seconds + 60
+        while time.monotonic() < deadline and self.popen.poll() is None:
+            self.err.seek(0)
+            if "holding the link" in self.err.read():
+                return
+            time.sleep(0.1)
+
+    def finish(self):
+        """After the server side stopped: the generator's per-second samples."""
+        out, _ = self.popen.communicate(timeout=90)
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def stop(process):
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=20)
 
 
 def steady(values, skip=3):
@@ -54,13 +80,15 @@ def steady(values, skip=3):
 
 def ceiling():
     sock = f"{work}/testpmd.sock"
+    subprocess.run(["rm", "-f", sock])
     testpmd = subprocess.Popen(["dpdk-testpmd", "-l", "0,1", *EAL, memif("server", sock), "--",
                                 "--forward-mode=io", "--stats-period=1", "--total-num-mbufs=32768"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
-    samples = generate(sock, "established", args.seconds)
-    testpmd.send_signal(signal.SIGINT)
-    testpmd.wait(timeout=20)
+    generator = Generator(sock, "established", args.seconds)
+    generator.wait_for_report()
+    stop(testpmd)
+    samples = generator.finish()
     return steady([s["received_pps"] for s in samples]) / 1e6
 
 
@@ -84,6 +112,7 @@ dataplane:
 
 def dataplane_rates(scenario):
     sock = f"{work}/eclb.sock"
+    subprocess.run(["rm", "-f", sock])
     if scenario == "fullnat":
         write_config("fullnat", 8080)
     else:
@@ -108,11 +137,12 @@ def dataplane_rates(scenario):
 
     thread = threading.Thread(target=poll)
     thread.start()
-    generated = generate(sock, scenario, args.seconds)
+    generator = Generator(sock, scenario, args.seconds)
+    generator.wait_for_report()
     done.set()
     thread.join()
-    dataplane.send_signal(signal.SIGTERM)
-    dataplane.wait(timeout=20)
+    stop(dataplane)
+    generated = generator.finish()
     subprocess.run(["rm", "-f", flows_path])
     rx = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(polled, polled[1:])]
     tx = [(b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(polled, polled[1:])]

@@ -8,7 +8,10 @@
 // replies translated back to VIP -> client count as round trips). With several queues the
 // generator spreads packets the way a NIC would: Toeplitz with abi::kRssKey over the
 // tuple, queue = hash % queues (memif has no RSS of its own). Bounded: stops after
-// --seconds.
+// --seconds. With --hold it then keeps the link up, without touching the rings, until
+// the peer has gone (or a signal, or the hold time): the DPDK 22.11 memif PMD unmaps
+// the rings when its peer disconnects, even under a worker polling them, so the peer
+// (eclb-dataplane, testpmd) must stop first.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -130,10 +133,14 @@ int main(int argc, char** argv) {
   uint32_t flows = 1u << 20;
   double seconds = 10;
   uint16_t queues = 1;
+  double hold_s = 0;
   app.add_option("--scenario", scenario)->check(CLI::IsMember({"established", "synflood", "junk", "fullnat"}));
   app.add_option("--flows", flows, "distinct flows of the established scenario")->check(CLI::Range(1u, 1u << 24));
   app.add_option("--seconds", seconds, "run time")->check(CLI::Range(0.5, 600.0));
   app.add_option("--queues", queues, "queue pairs (match the dataplane's workers on memif)")->check(CLI::Range(1, 16));
+  app.add_option("--hold", hold_s,
+                 "after the report, keep the link up until the peer disconnects (at most this long)")
+      ->check(CLI::Range(0.0, 600.0));
   argv[0] = const_cast<char*>("eclb-trafficgen");
   CLI11_PARSE(app, argc, argv);
 
@@ -248,9 +255,9 @@ int main(int argc, char** argv) {
       next_report += hz;
     }
   }
-  // Stop sending, then keep draining for a moment before disconnecting: the peer goes idle
-  // first, so the disconnect never lands under its TX (the DPDK 22.11 memif PMD unmaps the
-  // shared region on disconnect, and a peer transmitting at that moment would crash).
+  // Stop sending, then keep receiving for a moment: what is still in flight is counted.
+  // Going quiet does not make a disconnect safe for the peer (its idle RX polling crashes
+  // too when the rings are unmapped); --hold below does.
   const uint64_t drain_end = rte_rdtsc() + hz / 3;
   while (rte_rdtsc() < drain_end) {
     for (uint16_t q = 0; q < queues; ++q) {
@@ -262,6 +269,18 @@ int main(int argc, char** argv) {
   }
   fmt::print(stderr, "eclb-trafficgen: sent {} received {} reflected {} round trips {} (alloc failures {})\n", sent,
              received, reflected, completed, failed_alloc);
+  if (hold_s > 0) {
+    // Idle and connected: the peer may now stop its workers and disconnect. Only the
+    // link state is read (the PMD's own flag), never the rings.
+    fmt::print(stderr, "eclb-trafficgen: holding the link until the peer disconnects (at most {} s)\n", hold_s);
+    const uint64_t hold_end = rte_rdtsc() + static_cast<uint64_t>(hold_s * static_cast<double>(hz));
+    while (!g_stop && rte_rdtsc() < hold_end) {
+      rte_eth_link link{};
+      rte_eth_link_get_nowait(0, &link);
+      if (link.link_status != RTE_ETH_LINK_UP) break;
+      rte_delay_us_sleep(10000);
+    }
+  }
   rte_eth_dev_stop(0);
   rte_eth_dev_close(0);
   rte_eal_cleanup();

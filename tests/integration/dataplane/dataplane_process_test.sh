@@ -59,29 +59,52 @@ if [ $status -ne 0 ] && echo "$out" | grep -q "no worker lcore"; then pass "no w
   fail "lcores: $status $(echo "$out" | tail -2)"; fi
 
 # 5. Forwarding over net_memif with 1 and 2 workers (one memif queue pair per worker; the
-#    generator spreads bursts over them, memif has no RSS), then SIGINT. (A memif peer that
-#    disconnects under a running TX can crash the DPDK 22.11 memif PMD, which unmaps the
-#    shared region: the generator goes quiet before it disconnects, see trafficgen.cpp.)
+#    generator spreads bursts over them, memif has no RSS), then SIGINT.
+#    Order matters: the DPDK 22.11 memif PMD unmaps its rings when the peer disconnects,
+#    even under a worker polling them, so the generator reports, then holds the link
+#    (--hold) until eclb-dataplane has stopped, and only then leaves. Stale sockets of an
+#    earlier run are removed before each start.
+
+# run_memif DATAPLANE_LCORES CONFIG SOCKET LOG GENERATOR_ARGS...: starts eclb-dataplane as
+# the memif server, runs eclb-trafficgen against it, reads `eclbctl stats`, stops the
+# dataplane with SIGINT and then the generator. Sets: gen_status, gen_report, stats,
+# dp_status.
+run_memif() {
+  local lcores=$1 config=$2 sock=$3 log=$4
+  shift 4
+  rm -f "$sock" "$work/stats"
+  "$bin/dataplane/eclb-dataplane" $lcores "${eal[@]}" \
+    --vdev=net_memif0,role=server,socket=$sock,socket-abstract=no -- --config "$config" > "$log" 2>&1 &
+  local dp=$!
+  sleep 3
+  "$bin/bench/eclb-trafficgen" -l 0 "${eal[@]}" --vdev=net_memif0,role=client,socket=$sock,socket-abstract=no \
+    -- "$@" --hold 60 > "$work/gen.out" 2> "$work/gen.err" &
+  local gen=$!
+  # The report line comes once sending and draining are over; the link stays up.
+  for _ in $(seq 1 300); do
+    grep -q "holding the link" "$work/gen.err" && break
+    kill -0 $gen 2>/dev/null || break
+    sleep 0.1
+  done
+  gen_report=$(grep "eclb-trafficgen: sent" "$work/gen.err")
+  local config_segment
+  config_segment=$(sed -n 's/.*segment: \([^,]*\),.*/\1/p' "$config" | head -1)
+  stats=$("$bin/control/cli/eclbctl" --segment "$config_segment" --stats "$work/stats" stats --json)
+  kill -INT $dp; wait $dp; dp_status=$?
+  wait $gen; gen_status=$?
+}
+
 for queues in 1 2; do
   lcores=$([ "$queues" = 1 ] && echo "-l 0,1" || echo "--lcores=0@0,1@1,2@1")
-  rm -f "$work/stats"
-  "$bin/dataplane/eclb-dataplane" $lcores "${eal[@]}" \
-    --vdev=net_memif0,role=server,socket=$work/m.sock,socket-abstract=no -- --config "$work/eclb.yaml" \
-    > "$work/memif.log" 2>&1 &
-  pid=$!
-  sleep 3
-  "$bin/bench/eclb-trafficgen" -l 0 "${eal[@]}" --vdev=net_memif0,role=client,socket=$work/m.sock,socket-abstract=no \
-    -- --scenario established --flows 1000 --seconds 2 --queues "$queues" > "$work/gen.log" 2>&1
-  gen_status=$?
-  stats=$("$bin/control/cli/eclbctl" --segment "$work/tables" --stats "$work/stats" stats --json)
-  kill -INT $pid; wait $pid; status=$?
-  [ $gen_status -eq 0 ] || fail "eclb-trafficgen exited with $gen_status" 
+  run_memif "$lcores" "$work/eclb.yaml" "$work/m.sock" "$work/memif.log" \
+    --scenario established --flows 1000 --seconds 2 --queues "$queues"
+  [ $gen_status -eq 0 ] || fail "eclb-trafficgen exited with $gen_status: $(tail -2 "$work/gen.err")"
   read -r workers rx tx <<< "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); t=s["totals"]; print(s["dataplane"]["workers"], t["rx_packets"], t["tx_packets"])')"
   busy=$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["rx_packets"] > 0))')
-  if [ "$rx" -gt 100000 ] && [ "$tx" -ge $((rx * 99 / 100)) ] && [ "$busy" = "$queues" ] && [ $status -eq 0 ]; then
+  if [ "$rx" -gt 100000 ] && [ "$tx" -ge $((rx * 99 / 100)) ] && [ "$busy" = "$queues" ] && [ $dp_status -eq 0 ]; then
     pass "net_memif with $workers worker(s), all busy: $tx of $rx frames tunnelled back, clean SIGINT exit"
   else
-    fail "memif $workers workers: rx=$rx tx=$tx busy=$busy exit=$status $(tail -3 "$work/memif.log")"
+    fail "memif $workers workers: rx=$rx tx=$tx busy=$busy exit=$dp_status $(tail -3 "$work/memif.log")"
   fi
 done
 
@@ -91,23 +114,16 @@ done
 sed -e 's/mode: dsr-gue/mode: fullnat/' -e 's/port: 80 }/port: 8080 }/g' "$work/eclb.yaml" > "$work/nat.yaml"
 sed -i "s|segment: $work/tables|segment: $work/nat-tables|" "$work/nat.yaml"
 "$bin/control/daemon/eclb-control" --config "$work/nat.yaml" --once 2>/dev/null
-rm -f "$work/stats"
-"$bin/dataplane/eclb-dataplane" --lcores=0@0,1@1,2@1 "${eal[@]}" \
-  --vdev=net_memif0,role=server,socket=$work/n.sock,socket-abstract=no -- --config "$work/nat.yaml" > "$work/nat.log" 2>&1 &
-pid=$!
-sleep 3
-gen=$("$bin/bench/eclb-trafficgen" -l 0 "${eal[@]}" --vdev=net_memif0,role=client,socket=$work/n.sock,socket-abstract=no \
-  -- --scenario fullnat --flows 2000 --seconds 2 --queues 2 2>&1 | tail -1)
-stats=$("$bin/control/cli/eclbctl" --segment "$work/nat-tables" --stats "$work/stats" stats --json)
-kill -INT $pid; wait $pid; status=$?
-reflected=$(echo "$gen" | sed -n 's/.*reflected \([0-9]*\) round trips \([0-9]*\).*/\1/p')
-trips=$(echo "$gen" | sed -n 's/.*reflected \([0-9]*\) round trips \([0-9]*\).*/\2/p')
+run_memif "--lcores=0@0,1@1,2@1" "$work/nat.yaml" "$work/n.sock" "$work/nat.log" \
+  --scenario fullnat --flows 2000 --seconds 2 --queues 2
+reflected=$(echo "$gen_report" | sed -n 's/.*reflected \([0-9]*\) round trips \([0-9]*\).*/\1/p')
+trips=$(echo "$gen_report" | sed -n 's/.*reflected \([0-9]*\) round trips \([0-9]*\).*/\2/p')
 read -r sessions stray busy <<< "$(echo "$stats" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); t=s["totals"]; print(t["nat_sessions"], t["drops"]["nat_no_session"], sum(1 for w in s["workers"] if w["nat_replies"] > 0))')"
 if [ "${trips:-0}" -gt 100000 ] && [ "$trips" -ge $((reflected * 99 / 100)) ] && [ "$stray" = 0 ] && [ "$sessions" = 2000 ] \
-   && [ "$busy" = 2 ] && [ $status -eq 0 ]; then
+   && [ "$busy" = 2 ] && [ $dp_status -eq 0 ] && [ $gen_status -eq 0 ]; then
   pass "fullnat, 2 workers, sender-side Toeplitz: 2000 sessions, $trips of $reflected replies back to their clients, none on the wrong worker"
 else
-  fail "fullnat 2 workers: sessions=$sessions trips=$trips reflected=$reflected stray=$stray busy=$busy exit=$status"
+  fail "fullnat 2 workers: sessions=$sessions trips=$trips reflected=$reflected stray=$stray busy=$busy exit=$dp_status gen=$gen_status"
 fi
 
 # 7. A restart with another worker count cannot adopt the flow region (each worker owns
