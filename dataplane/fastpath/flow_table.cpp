@@ -101,6 +101,33 @@ const abi::FlowEntry* FlowTable::peek(const abi::FlowKey& key, uint64_t hash, ui
   return nullptr;
 }
 
+ClaimResult FlowTable::claim(const abi::FlowKey& key, uint64_t hash, FlowState state, uint32_t now_s) noexcept {
+  uint32_t bucket_index = first_bucket(hash);
+  uint32_t way = way_of(bucket_index, key, hash);
+  if (way == UINT32_MAX && buckets_[bucket_index].overflowed != 0) {
+    bucket_index = second_bucket(hash);
+    way = way_of(bucket_index, key, hash);
+  }
+  if (way == UINT32_MAX) {
+    const InsertResult inserted = insert(key, hash, state, now_s);
+    return {inserted.entry, false, inserted.outcome};
+  }
+  abi::FlowEntry* entry = &entries_[bucket_index * abi::kFlowWays + way];
+  const abi::FlowBucket& bucket = buckets_[bucket_index];
+  if (now_s - bucket.last_seen_s[way] <= timeout_of(bucket.state[way])) return {entry, true, InsertOutcome::kFree};
+  restart(entry, state, now_s);
+  return {entry, false, InsertOutcome::kFree};
+}
+
+void FlowTable::restart(abi::FlowEntry* entry, FlowState state, uint32_t now_s) noexcept {
+  const uint32_t index = index_of(entry);
+  abi::FlowBucket& bucket = buckets_[index / abi::kFlowWays];
+  bucket.state[index % abi::kFlowWays] = state;
+  bucket.last_seen_s[index % abi::kFlowWays] = now_s;
+  auto* bytes = reinterpret_cast<uint8_t*>(entry);
+  std::memset(bytes + sizeof(abi::FlowKey), 0, sizeof *entry - sizeof(abi::FlowKey));
+}
+
 bool FlowTable::take_guard_token(uint32_t now_s) noexcept {
   if (now_s != guard_refilled_s_) {
     const uint64_t elapsed = now_s - guard_refilled_s_;

@@ -53,6 +53,12 @@ struct InsertResult {
   InsertOutcome outcome;
 };
 
+struct ClaimResult {
+  abi::FlowEntry* entry;  // nullptr: refused (see InsertOutcome::kRefused)
+  bool live;              // the key's live entry, untouched; false: a fresh entry for the key
+  InsertOutcome outcome;
+};
+
 class FlowTable {
  public:
   FlowTable() = default;
@@ -105,6 +111,32 @@ class FlowTable {
 
   // Adds `key` (known to be absent) in `state`. The caller fills vip/backend fields.
   InsertResult insert(const abi::FlowKey& key, uint64_t hash, abi::FlowState state, uint32_t now_s) noexcept;
+
+  // `key` for a new use when it may be present: its live entry untouched (live = true),
+  // or a fresh entry in `state` — the key's expired way reused in place, else a way taken
+  // as insert() takes one. A key is never in the table twice (peek() + insert() would
+  // add a second copy beside an expired one, and lookups would meet the stale copy first).
+  ClaimResult claim(const abi::FlowKey& key, uint64_t hash, abi::FlowState state, uint32_t now_s) noexcept;
+
+  // Starts `entry` (live, of this table) over as a new use of its key: `state`, seen now,
+  // everything after the key zeroed.
+  void restart(abi::FlowEntry* entry, abi::FlowState state, uint32_t now_s) noexcept;
+
+  // Housekeeping of one bucket: frees its expired ways and calls visit(const FlowEntry&)
+  // for every live one. Owner lcore, between bursts.
+  template <typename Visit>
+  void sweep_bucket(uint32_t bucket_index, uint32_t now_s, Visit&& visit) noexcept {
+    abi::FlowBucket& bucket = buckets_[bucket_index & mask_];
+    for (uint32_t way = 0; way < abi::kFlowWays; ++way) {
+      if (bucket.signature[way] == 0) continue;
+      if (now_s - bucket.last_seen_s[way] > timeout_of(bucket.state[way])) {
+        bucket.signature[way] = 0;
+        --*occupied_;
+        continue;
+      }
+      visit(static_cast<const abi::FlowEntry&>(entries_[(bucket_index & mask_) * abi::kFlowWays + way]));
+    }
+  }
 
   uint64_t entries() const noexcept { return *occupied_; }
 

@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 #include <rte_thash.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/abi/rss.h"
@@ -91,6 +92,58 @@ bool Worker::reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply)
   return queue == port.queue_id;
 }
 
+void Worker::set_nat_hints(uint64_t* storage) noexcept { nat_hints_ = NatPortHints(storage); }
+
+void Worker::add_nat_addresses(const WorkerPort& port) noexcept {
+  for (uint8_t i = 0; i < port.nat_ipv4_count; ++i) nat_hints_.add_address(abi::AddressFamily::kIpv4, port.nat_ipv4[i]);
+  for (uint8_t i = 0; i < port.nat_ipv6_count; ++i) nat_hints_.add_address(abi::AddressFamily::kIpv6, port.nat_ipv6[i]);
+}
+
+void Worker::sweep_nat(uint32_t buckets) noexcept {
+  if (!nat_hints_.enabled() || nat_hints_.addresses() == 0) return;
+  if (nat_.entries() == 0) {
+    // Nothing held: two ends of a pass with nothing seen clear every bit; then rest.
+    if (nat_sweep_bucket_ != 0 || !nat_hints_clear_) {
+      nat_hints_.end_pass();
+      nat_hints_.end_pass();
+      nat_sweep_bucket_ = 0;
+      nat_hints_clear_ = true;
+    }
+    return;
+  }
+  nat_hints_clear_ = false;
+  const uint32_t total = nat_.bucket_count();
+  for (uint32_t i = 0; i < buckets; ++i) {
+    nat_.sweep_bucket(nat_sweep_bucket_, now_s_, [this](const abi::FlowEntry& entry) {
+      const uint8_t slot = nat_hints_.find(entry.family, entry.dst);
+      if (slot != NatPortHints::kNone) nat_hints_.seen(slot, rte_be_to_cpu_16(entry.dst_port_be));
+    });
+    if (++nat_sweep_bucket_ == total) {
+      nat_sweep_bucket_ = 0;
+      nat_hints_.end_pass();
+    }
+  }
+}
+
+bool Worker::take_nat_port(const WorkerPort& port, const PacketView& view, abi::FlowKey& reply,
+                           abi::FlowEntry& entry) noexcept {
+  const uint64_t hash = abi::flow_hash(reply, seed_);
+  const ClaimResult claimed =
+      nat_.claim(reply, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
+  if (claimed.entry == nullptr) return false;  // its buckets hold only established sessions
+  if (claimed.live) {
+    // Held by a live NAT entry: in use, unless its flow entry was since displaced or
+    // re-picked (it no longer points back at this port), which frees the port at once.
+    if (current_flow(port, *reinterpret_cast<const abi::NatReverseEntry*>(claimed.entry), reply) != nullptr) return false;
+    nat_.restart(claimed.entry, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
+  }
+  auto* reverse = reinterpret_cast<abi::NatReverseEntry*>(claimed.entry);
+  reverse->forward_index = flows_.index_of(&entry);
+  reverse->vip_id = entry.vip_id;
+  nat_mapped_in_burst_ = true;
+  return true;
+}
+
 uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
                                    abi::FlowEntry& entry) noexcept {
   const abi::AddressFamily family = view.key.family;
@@ -104,29 +157,38 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
   std::memcpy(reply.src, backend.address, 16);
   std::memcpy(reply.dst, nat_address(port, family, address_index), family == abi::AddressFamily::kIpv6 ? 16 : 4);
   reply.src_port_be = rte_cpu_to_be_16(backend.port);
-  const uint32_t range = uint32_t{port.nat_port_last} - port.nat_port_first + 1;
-  // Bounded search: about queue_count candidates per port that reaches this worker.
-  const uint32_t attempts = std::min<uint32_t>(range, 64u * port.queue_count);
-  for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
-    const auto candidate = static_cast<uint16_t>(port.nat_port_first + (nat_cursor_++ % range));
+  const uint16_t first = port.nat_port_first, last = port.nat_port_last;
+  const uint32_t range = uint32_t{last} - first + 1;
+  // About queue_count candidates per port whose replies reach this worker.
+  const uint32_t budget = std::min<uint32_t>(range, 64u * port.queue_count);
+  const uint8_t slot = nat_hints_.find(family, reply.dst);
+  if (slot != NatPortHints::kNone) {
+    // 1. A port no NAT entry of this worker holds, found a word of 64 ports at a time.
+    uint32_t tested = 0;
+    const int32_t taken = nat_hints_.find_clear(slot, first, last, nat_hints_.cursor(slot), [&](uint16_t candidate) {
+      if (tested++ == budget) return NatPortHints::Verdict::kStop;
+      reply.dst_port_be = rte_cpu_to_be_16(candidate);
+      if (!reply_reaches_us(port, reply)) return NatPortHints::Verdict::kNext;
+      if (take_nat_port(port, view, reply, entry)) return NatPortHints::Verdict::kTake;
+      nat_hints_.mark(slot, candidate);  // held after all (towards another backend): say so
+      return NatPortHints::Verdict::kNext;
+    });
+    if (taken >= 0) {
+      nat_hints_.mark(slot, static_cast<uint16_t>(taken));
+      nat_hints_.set_cursor(slot, static_cast<uint16_t>(taken == last ? first : taken + 1));
+      entry.nat_address = address_index;
+      return rte_cpu_to_be_16(static_cast<uint16_t>(taken));
+    }
+  }
+  // 2. Every port is held by some flow of this worker (or the address has no hints): a
+  //    port is unique per backend, so one held towards another backend, or by an entry
+  //    that expired since the last sweep, still serves. Bounded probes from a cursor.
+  for (uint32_t attempt = 0; attempt < budget; ++attempt) {
+    const auto candidate = static_cast<uint16_t>(first + (nat_cursor_++ % range));
     reply.dst_port_be = rte_cpu_to_be_16(candidate);
     if (!reply_reaches_us(port, reply)) continue;
-    const uint64_t hash = abi::flow_hash(reply, seed_);
-    abi::NatReverseEntry* reverse = nullptr;
-    if (const abi::FlowEntry* held = nat_.peek(reply, hash, now_s_)) {
-      // Held by a live NAT entry: in use, unless its flow entry was since displaced or
-      // re-picked (it no longer points back at this port), which frees the port at once.
-      if (current_flow(port, *reinterpret_cast<const abi::NatReverseEntry*>(held), reply) != nullptr) continue;
-      reverse = reinterpret_cast<abi::NatReverseEntry*>(nat_.find(reply, hash, view.tcp_flags, now_s_));
-    } else {
-      const InsertResult inserted =
-          nat_.insert(reply, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
-      if (inserted.entry == nullptr) continue;  // its bucket holds only established sessions
-      reverse = reinterpret_cast<abi::NatReverseEntry*>(inserted.entry);
-    }
-    reverse->forward_index = flows_.index_of(&entry);
-    nat_mapped_in_burst_ = true;
-    reverse->vip_id = entry.vip_id;
+    if (!take_nat_port(port, view, reply, entry)) continue;
+    if (slot != NatPortHints::kNone) nat_hints_.mark(slot, candidate);
     entry.nat_address = address_index;
     return reply.dst_port_be;
   }
@@ -154,6 +216,11 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
     drop(m, DropReason::kFlowTableFull);  // no entry, no way to map the replies back
     return;
   }
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (!decrement_hop_limit(frame, view)) [[unlikely]] {  // before a local port is spent on it
+    drop(m, DropReason::kTtlExceeded);
+    return;
+  }
   if (entry->nat_port_be == 0) {
     entry->nat_port_be = allocate_nat_port(port, view, backend, *entry);
     if (entry->nat_port_be == 0) [[unlikely]] {
@@ -168,7 +235,6 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
     return;
   }
   if (view.tcp_flags & (kTcpFin | kTcpRst)) [[unlikely]] close_reply_direction(port, view, backend, *entry);
-  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   std::memcpy(entry->peer_mac, frame + 6, 6);  // replies go back to where the client's packets came from
   if (settings_.tcp_mss_clamp != 0) clamp_mss(frame, view, settings_.tcp_mss_clamp);
   rewrite_tuple(frame, view, nat_address(port, view.key.family, entry->nat_address), entry->nat_port_be,
@@ -196,9 +262,13 @@ void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view,
     drop(m, DropReason::kNatNoSession);
     return;
   }
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (!decrement_hop_limit(frame, view)) [[unlikely]] {
+    drop(m, DropReason::kTtlExceeded);
+    return;
+  }
   const auto& reverse = *reinterpret_cast<const abi::NatReverseEntry*>(found);
   flows_.touch(reverse.forward_index, now_s_, view.tcp_flags);  // server pushes keep the flow alive
-  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   rewrite_tuple(frame, view, entry->dst, entry->dst_port_be, entry->src, entry->src_port_be);
   std::memcpy(frame, entry->peer_mac, 6);
   std::memcpy(frame + 6, port.mac, 6);

@@ -22,7 +22,7 @@ int worker_main(void* arg) {
   auto& launch = *static_cast<WorkerLaunch*>(arg);
   Worker& worker = *launch.worker;
   TableReader& reader = *launch.reader;
-  const uint64_t tick = launch.clock.tsc_hz / 1000;  // 1 ms: clock and flow-count refresh
+  const uint64_t tick = launch.clock.tsc_hz / 1000;  // 1 ms: clock, flow count, NAT sweep
   uint64_t next_tick = 0;
   rte_mbuf* packets[kBurstSize];
   while (!launch.stop->load(std::memory_order_relaxed)) {
@@ -37,6 +37,7 @@ int worker_main(void* arg) {
     if (now >= next_tick) [[unlikely]] {
       worker.set_clock(launch.clock.now_s(now));
       __atomic_store_n(&worker.counters().lcore->flow_entries, worker.flows().entries(), __ATOMIC_RELAXED);
+      worker.sweep_nat(launch.nat_sweep_buckets);
       next_tick = now + tick;
     }
     for (WorkerPort& port : launch.ports) {

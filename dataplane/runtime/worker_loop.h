@@ -32,6 +32,7 @@ struct WorkerLaunch {
   rte_ring* from_control = nullptr;  // worker 0 only: frames the control lcore wants sent
   const std::atomic<bool>* stop = nullptr;
   MonotonicClock clock;
+  uint32_t nat_sweep_buckets = 0;  // NAT buckets swept per tick (Worker::sweep_nat)
 };
 
 // lcore entry point; `arg` is a WorkerLaunch*. Returns 0 when *stop becomes true.

@@ -94,6 +94,41 @@ TEST_F(FlowTableTest, AnExpiredFlowIsReinsertedNotDuplicated) {
   EXPECT_EQ(copies, 1);
 }
 
+TEST_F(FlowTableTest, ClaimKeepsOneCopyOfAKey) {
+  make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
+  add(1, FlowState::kTcpEstablished, 100);
+  ClaimResult live = table_.claim(key(1), hash(1), FlowState::kTcpSynSeen, 101);
+  ASSERT_NE(live.entry, nullptr);
+  EXPECT_TRUE(live.live);
+  EXPECT_EQ(live.entry->backend_id, 1u) << "a live entry is returned untouched";
+  EXPECT_EQ(buckets_[0].last_seen_s[0], 100u);
+
+  // Expired but never looked up: peek() says absent, yet the way still holds the key.
+  ASSERT_EQ(table_.peek(key(1), hash(1), 2000), nullptr);
+  ClaimResult fresh = table_.claim(key(1), hash(1), FlowState::kTcpSynSeen, 2000);
+  ASSERT_NE(fresh.entry, nullptr);
+  EXPECT_FALSE(fresh.live);
+  EXPECT_EQ(fresh.entry, live.entry) << "the expired way is reused in place";
+  EXPECT_EQ(fresh.entry->backend_id, 0u) << "and starts over";
+  EXPECT_EQ(buckets_[0].state[0], FlowState::kTcpSynSeen);
+  int copies = 0;
+  for (uint32_t way = 0; way < abi::kFlowWays; ++way) copies += buckets_[0].signature[way] != 0;
+  EXPECT_EQ(copies, 1);
+  EXPECT_EQ(table_.entries(), 1u);
+  EXPECT_FALSE(table_.claim(key(2), hash(2), FlowState::kUdp, 2000).live) << "an absent key is inserted";
+  EXPECT_EQ(table_.entries(), 2u);
+}
+
+TEST_F(FlowTableTest, ASweepFreesExpiredWaysAndVisitsLiveOnes) {
+  make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
+  add(1, FlowState::kTcpSynSeen, 100);
+  add(2, FlowState::kTcpEstablished, 100);
+  std::vector<uint32_t> visited;
+  table_.sweep_bucket(0, 110, [&](const abi::FlowEntry& entry) { visited.push_back(entry.backend_id); });
+  EXPECT_EQ(visited, std::vector<uint32_t>{2});
+  EXPECT_EQ(table_.entries(), 1u) << "the half-open flow idle for 10 s is freed";
+}
+
 TEST_F(FlowTableTest, PressureEvictsClosedThenHalfOpenBeforeEstablished) {
   // Fill bucket 0: 5 established (oldest first), 1 half-open, 1 closing, 1 closed.
   for (uint32_t i = 0; i < 5; ++i) add(i, FlowState::kTcpEstablished, 100 + i);
