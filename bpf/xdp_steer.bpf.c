@@ -12,20 +12,17 @@
  * stay in the kernel (the dataplane drops them anyway; see the README). Frames this
  * program cannot parse go to the kernel, which is where they went before eclb.
  * eclb-dataplane fills the maps from every table generation. */
-#include <linux/bpf.h>
-#include <linux/icmpv6.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
+#include "steer_classify.h"
 
-#include "xdp_steer_maps.h"
-
-/* The verdict when no AF_XDP socket is bound to the receiving queue. XDP_PASS in
- * production; tests set another value to see which packets the program steers. */
-volatile __u32 steer_fallback = XDP_PASS;
+/* The verdicts when no AF_XDP socket is bound to the receiving queue: the dataplane was
+ * killed and has not taken the interface over yet (a clean stop detaches the program).
+ * Its traffic is dropped meanwhile, so TCP retransmits into the restarted dataplane:
+ * passed to the kernel, a connection to a VIP the kernel also holds (on lo, for an L7
+ * VIP) would be reset, and a fullnat reply to an address it holds too. ARP and ND still
+ * pass: the kernel answers for the addresses it holds itself, with the same MAC.
+ * Tests set both to XDP_TX to see which packets the program steers. */
+volatile __u32 steer_fallback = XDP_DROP;
+volatile __u32 neighbour_fallback = XDP_PASS;
 
 struct {
   __uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -35,164 +32,20 @@ struct {
 } xsks_map SEC(".maps"); /* the name the af_xdp PMD fills */
 
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
-  __type(key, struct eclb_steer_l4_key);
-  __type(value, __u32);
-} eclb_l4_vips SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
-  __type(key, struct eclb_steer_address_key);
-  __type(value, __u32); /* eclb_steer_address_flags */
-} eclb_dp_addrs SEC(".maps");
-
-struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, ECLB_STEER_COUNTERS);
   __type(key, __u32);
   __type(value, __u64);
 } eclb_steer_cnt SEC(".maps");
 
-struct arp_ipv4 {
-  __be16 hardware;
-  __be16 protocol;
-  __u8 hardware_length;
-  __u8 protocol_length;
-  __be16 operation;
-  __u8 sender_mac[6];
-  __u8 sender_ip[4];
-  __u8 target_mac[6];
-  __u8 target_ip[4];
-};
-
-static __always_inline int to_kernel(void) {
-  __u32 counter = ECLB_STEER_TO_KERNEL;
-  __u64 *value = bpf_map_lookup_elem(&eclb_steer_cnt, &counter);
-  if (value) *value += 1;
-  return XDP_PASS;
-}
-
-static __always_inline int to_dpdk(struct xdp_md *ctx, __u32 counter) {
-  __u64 *value = bpf_map_lookup_elem(&eclb_steer_cnt, &counter);
-  if (value) *value += 1;
-  return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, steer_fallback);
-}
-
-static __always_inline __u32 address_flags(const void *address, __u32 bytes, __u8 family) {
-  struct eclb_steer_address_key key = {};
-  __builtin_memcpy(key.address, address, 16);
-  if (bytes == 4) __builtin_memset(key.address + 4, 0, 12);
-  key.family = family;
-  __u32 *flags = bpf_map_lookup_elem(&eclb_dp_addrs, &key);
-  return flags ? *flags : 0;
-}
-
-static __always_inline int is_l4_vip(const void *address, __u32 bytes, __u8 family, __u8 protocol, __u16 port_be) {
-  struct eclb_steer_l4_key key = {};
-  __builtin_memcpy(key.address, address, 16);
-  if (bytes == 4) __builtin_memset(key.address + 4, 0, 12);
-  key.port_be = port_be;
-  key.family = family;
-  key.protocol = protocol;
-  return bpf_map_lookup_elem(&eclb_l4_vips, &key) != 0;
-}
-
-/* TCP/UDP/ICMP to `dst` (already bounds-checked for 16 bytes of reading). */
-static __always_inline int steer_ip(struct xdp_md *ctx, void *l4, void *data_end, const void *dst, __u32 bytes,
-                                    __u8 family, __u8 protocol, int fragment) {
-  const __u32 flags = address_flags(dst, bytes, family);
-  if (flags & ECLB_STEER_ADDRESS_LOCAL) return to_dpdk(ctx, ECLB_STEER_TO_DPDK_LOCAL);
-  if (!(flags & ECLB_STEER_ADDRESS_VIP) || fragment) return to_kernel();
-  if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {
-    if (l4 + 4 > data_end) return to_kernel();
-    const __u16 port_be = *(__u16 *)(l4 + 2);
-    return is_l4_vip(dst, bytes, family, protocol, port_be) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_L4) : to_kernel();
-  }
-  if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6) return to_dpdk(ctx, ECLB_STEER_TO_DPDK_ICMP);
-  return to_kernel();
-}
-
 SEC("xdp")
 int xdp_steer(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end) return to_kernel();
-  void *l3 = eth + 1;
-  __u16 proto = bpf_ntohs(eth->h_proto);
-  if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) { /* one VLAN tag */
-    if (l3 + 4 > data_end) return to_kernel();
-    proto = bpf_ntohs(*(__be16 *)(l3 + 2));
-    l3 += 4;
-  }
-
-  if (proto == ETH_P_ARP) {
-    struct arp_ipv4 *arp = l3;
-    if ((void *)(arp + 1) > data_end) return to_kernel();
-    if (arp->protocol != bpf_htons(ETH_P_IP) || arp->hardware_length != 6 || arp->protocol_length != 4) {
-      return to_kernel();
-    }
-    /* Requests for any dataplane address; replies only to the dataplane's own requests,
-     * which it sends from its local address. A reply to a VIP address answers the kernel
-     * (a host holding an L7 VIP on lo asks from it): it must reach the kernel. */
-    __u8 target[16] = {};
-    __builtin_memcpy(target, arp->target_ip, 4);
-    const __u32 flags = address_flags(target, 4, 4);
-    const __u32 wanted = arp->operation == bpf_htons(1) ? (ECLB_STEER_ADDRESS_LOCAL | ECLB_STEER_ADDRESS_VIP)
-                                                        : ECLB_STEER_ADDRESS_LOCAL;
-    return (flags & wanted) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
-  }
-
-  if (proto == ETH_P_IP) {
-    struct iphdr *ip = l3;
-    if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5) return to_kernel();
-    void *l4 = l3 + ip->ihl * 4;
-    if (l4 > data_end) return to_kernel();
-    __u8 dst[16] = {};
-    __builtin_memcpy(dst, &ip->daddr, 4);
-    const int fragment = (bpf_ntohs(ip->frag_off) & 0x3fff) != 0; /* MF or an offset */
-    return steer_ip(ctx, l4, data_end, dst, 4, 4, ip->protocol, fragment);
-  }
-
-  if (proto == ETH_P_IPV6) {
-    struct ipv6hdr *ip6 = l3;
-    if ((void *)(ip6 + 1) > data_end || ip6->version != 6) return to_kernel();
-    __u8 next = ip6->nexthdr;
-    void *l4 = ip6 + 1;
-    int fragment = 0;
-#pragma unroll
-    for (int i = 0; i < 3; ++i) { /* hop-by-hop, routing, destination options, fragment */
-      if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS && next != IPPROTO_FRAGMENT) break;
-      if (l4 + 8 > data_end) return to_kernel();
-      const __u8 header = next;
-      next = *(__u8 *)l4;
-      fragment |= header == IPPROTO_FRAGMENT;
-      l4 += header == IPPROTO_FRAGMENT ? 8 : (*(__u8 *)(l4 + 1) + 1) * 8;
-    }
-    if (next == IPPROTO_ICMPV6) {
-      struct icmp6hdr *icmp = l4;
-      if ((void *)(icmp + 1) > data_end) return to_kernel();
-      if (icmp->icmp6_type == 135) { /* neighbour solicitation: for a dataplane address? */
-        __u8 *target = (void *)(icmp + 1); /* after 4 reserved bytes, which icmp6hdr covers */
-        if ((void *)(target + 16) > data_end) return to_kernel();
-        __u8 copy[16];
-        __builtin_memcpy(copy, target, 16);
-        return address_flags(copy, 16, 6) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR) : to_kernel();
-      }
-      if (icmp->icmp6_type == 136) { /* advertisement: an answer to whoever solicited */
-        __u8 dst[16];
-        __builtin_memcpy(dst, &ip6->daddr, 16);
-        return (address_flags(dst, 16, 6) & ECLB_STEER_ADDRESS_LOCAL) ? to_dpdk(ctx, ECLB_STEER_TO_DPDK_NEIGHBOUR)
-                                                                        : to_kernel();
-      }
-    }
-    __u8 dst[16];
-    __builtin_memcpy(dst, &ip6->daddr, 16);
-    return steer_ip(ctx, l4, data_end, dst, 16, 6, next, fragment);
-  }
-  return to_kernel();
+  const __u32 class = steer_classify((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+  __u64 *count = bpf_map_lookup_elem(&eclb_steer_cnt, &class);
+  if (count) *count += 1;
+  if (class == ECLB_STEER_TO_KERNEL) return XDP_PASS;
+  const __u32 fallback = class == ECLB_STEER_TO_DPDK_NEIGHBOUR ? neighbour_fallback : steer_fallback;
+  return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, fallback);
 }
 
 char LICENSE[] SEC("license") = "GPL";

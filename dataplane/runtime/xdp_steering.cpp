@@ -60,9 +60,10 @@ Result<std::optional<XdpSteering>> XdpSteering::find(unsigned if_index, std::vec
   info.nr_map_ids = 16;
   info.map_ids = reinterpret_cast<uint64_t>(map_ids);
   uint32_t length = sizeof info;
-  const int queried = bpf_obj_get_info_by_fd(program, &info, &length);
-  close(program);
-  if (queried != 0) return make_error("XDP program {}: info: {}", program_id, std::strerror(errno));
+  if (bpf_obj_get_info_by_fd(program, &info, &length) != 0) {
+    close(program);
+    return make_error("XDP program {}: info: {}", program_id, std::strerror(errno));
+  }
   int l4 = -1, addresses = -1;
   for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 16); ++i) {
     const int map = bpf_map_get_fd_by_id(map_ids[i]);
@@ -84,19 +85,22 @@ Result<std::optional<XdpSteering>> XdpSteering::find(unsigned if_index, std::vec
   if (l4 < 0 || addresses < 0) {
     if (l4 >= 0) close(l4);
     if (addresses >= 0) close(addresses);
+    close(program);
     return std::optional<XdpSteering>();
   }
-  return std::optional<XdpSteering>(XdpSteering(l4, addresses, std::move(local_addresses)));
+  return std::optional<XdpSteering>(XdpSteering(program, l4, addresses, std::move(local_addresses)));
 }
 
 XdpSteering::XdpSteering(XdpSteering&& other) noexcept
-    : l4_fd_(std::exchange(other.l4_fd_, -1)),
+    : program_fd_(std::exchange(other.program_fd_, -1)),
+      l4_fd_(std::exchange(other.l4_fd_, -1)),
       address_fd_(std::exchange(other.address_fd_, -1)),
       local_addresses_(std::move(other.local_addresses_)),
       l4_(std::move(other.l4_)),
       addresses_(std::move(other.addresses_)) {}
 
 XdpSteering::~XdpSteering() {
+  if (program_fd_ >= 0) close(program_fd_);
   if (l4_fd_ >= 0) close(l4_fd_);
   if (address_fd_ >= 0) close(address_fd_);
 }

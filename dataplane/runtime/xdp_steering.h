@@ -34,12 +34,14 @@ class XdpSteering {
   // Makes the maps say exactly what `table` (plus the local addresses) needs.
   Result<void> sync(const TableView& table);
   size_t l4_entries() const noexcept { return l4_.size(); }
+  int program_fd() const noexcept { return program_fd_; }  // the steering program, kept open
   size_t address_entries() const noexcept { return addresses_.size(); }
 
  private:
-  XdpSteering(int l4_fd, int address_fd, std::vector<IpAddress> local_addresses)
-      : l4_fd_(l4_fd), address_fd_(address_fd), local_addresses_(std::move(local_addresses)) {}
+  XdpSteering(int program_fd, int l4_fd, int address_fd, std::vector<IpAddress> local_addresses)
+      : program_fd_(program_fd), l4_fd_(l4_fd), address_fd_(address_fd), local_addresses_(std::move(local_addresses)) {}
 
+  int program_fd_ = -1;
   int l4_fd_ = -1;
   int address_fd_ = -1;
   std::vector<IpAddress> local_addresses_;

@@ -52,6 +52,11 @@ class Process:
         self.log.close()
         return self.popen.returncode
 
+    def logged(self, text):
+        """Whether the process has written `text` to its log so far."""
+        with open(self.log_path) as f:
+            return text in f.read()
+
     def tail(self, lines=30):
         with open(self.log_path) as f:
             return "".join(f.readlines()[-lines:])

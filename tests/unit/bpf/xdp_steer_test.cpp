@@ -83,6 +83,7 @@ class XdpSteerTest : public ::testing::Test {
     skeleton_ = xdp_steer__open();
     ASSERT_NE(skeleton_, nullptr);
     skeleton_->data->steer_fallback = XDP_TX;
+    skeleton_->data->neighbour_fallback = XDP_TX;
     ASSERT_EQ(xdp_steer__load(skeleton_), 0);
     add_l4("10.0.0.100", 80, IPPROTO_TCP);
     add_l4("10.0.0.100", 53, IPPROTO_UDP);
@@ -199,14 +200,21 @@ TEST_F(XdpSteerTest, FragmentsAndMalformedFramesGoToTheKernel) {
   EXPECT_EQ(counter(ECLB_STEER_TO_KERNEL), 5u);
 }
 
-TEST_F(XdpSteerTest, WithoutASocketOnTheQueueProductionFallsBackToTheKernel) {
+TEST_F(XdpSteerTest, WithoutASocketOnTheQueueTheDataplanesTrafficIsHeldAndNeighboursPass) {
+  // A killed dataplane's program stays attached with no socket bound until the next run
+  // takes the interface over: its traffic is dropped (TCP retransmits into the new run)
+  // rather than passed to a kernel that may hold the VIP and would reset the connection.
   xdp_steer__destroy(skeleton_);
   skeleton_ = xdp_steer__open();
   ASSERT_NE(skeleton_, nullptr);
-  ASSERT_EQ(xdp_steer__load(skeleton_), 0);  // steer_fallback stays XDP_PASS
+  ASSERT_EQ(xdp_steer__load(skeleton_), 0);  // production fallbacks
   add_l4("10.0.0.100", 80, IPPROTO_TCP);
   add_address("10.0.0.100", ECLB_STEER_ADDRESS_VIP);
-  EXPECT_EQ(run(packet("10.0.0.100", 80)), kKernel);
+  add_address("10.0.0.2", ECLB_STEER_ADDRESS_LOCAL);
+  EXPECT_EQ(run(packet("10.0.0.100", 80)), static_cast<uint32_t>(XDP_DROP));
+  EXPECT_EQ(run(packet("10.0.0.2", 40000)), static_cast<uint32_t>(XDP_DROP)) << "a fullnat reply";
+  EXPECT_EQ(run(arp(1, "10.0.0.100")), kKernel) << "ARP for the VIP: the kernel may hold it";
+  EXPECT_EQ(run(packet("10.0.0.100", 8000)), kKernel) << "not the dataplane's: the kernel's as ever";
   EXPECT_EQ(counter(ECLB_STEER_TO_DPDK_L4), 1u);
 }
 
