@@ -15,6 +15,12 @@
 // reads one bucket line and, on a signature match, one entry line.
 // Only the owning worker writes its table (plain stores); readers of another process
 // may see an entry mid-update and must treat what they read as advisory.
+//
+// Since minor 2, between the header and the first worker block: the neighbour cache,
+// FlowNeighbour[neighbour_capacity] at neighbour_offset — the next-hop MACs the run
+// resolved, written by its control lcore, so a restarted dataplane forwards to them from
+// its first packet instead of dropping until ARP/ND answer again. A region of minor 1
+// has neighbour_capacity 0.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +33,7 @@ namespace eclb::abi {
 
 inline constexpr uint64_t kFlowRegionMagic = 0x31574C46424C4345ULL;  // "ECLBFLW1" in memory
 inline constexpr uint16_t kFlowAbiMajor = 1;
-inline constexpr uint16_t kFlowAbiMinor = 1;  // 1: overflow into a second bucket
+inline constexpr uint16_t kFlowAbiMinor = 2;  // 1: overflow into a second bucket; 2: neighbour cache
 inline constexpr uint32_t kFlowWays = 8;
 
 // State of a flow entry; drives its idle timeout and its eviction class.
@@ -54,7 +60,22 @@ struct FlowRegionHeader {
   uint64_t worker_bytes;      // one worker block
   uint64_t owner_pid;         // atomic; dataplane run using the region, 0 = none
   uint64_t created_unix_ns;
-  uint64_t reserved[6];
+  uint64_t neighbour_offset;  // minor 2: FlowNeighbour[neighbour_capacity] here (0: none)
+  uint32_t neighbour_capacity;
+  uint32_t reserved0;
+  uint64_t reserved[4];
+};
+
+// One resolved next hop (minor 2). `valid` is written last (and cleared first) by the
+// control lcore, so a run killed mid-write leaves the entry either whole or invalid.
+struct FlowNeighbour {
+  uint8_t address[16];        // IPv4 in bytes 0-3, rest zero
+  uint8_t mac[6];
+  uint16_t port_id;           // DPDK port the neighbour is on
+  AddressFamily family;
+  uint8_t valid;              // 1: the entry holds a resolved neighbour
+  uint16_t reserved;
+  uint32_t confirmed_s;       // CLOCK_MONOTONIC seconds of the last confirmation (same boot)
 };
 
 struct alignas(64) FlowWorkerHeader {
@@ -109,6 +130,14 @@ static_assert(offsetof(FlowRegionHeader, bucket_count) == 44);
 static_assert(offsetof(FlowRegionHeader, worker_offset) == 48);
 static_assert(offsetof(FlowRegionHeader, worker_bytes) == 56);
 static_assert(offsetof(FlowRegionHeader, owner_pid) == 64);
+static_assert(offsetof(FlowRegionHeader, neighbour_offset) == 80);
+static_assert(offsetof(FlowRegionHeader, neighbour_capacity) == 88);
+static_assert(std::is_standard_layout_v<FlowNeighbour> && sizeof(FlowNeighbour) == 32);
+static_assert(offsetof(FlowNeighbour, mac) == 16);
+static_assert(offsetof(FlowNeighbour, port_id) == 22);
+static_assert(offsetof(FlowNeighbour, family) == 24);
+static_assert(offsetof(FlowNeighbour, valid) == 25);
+static_assert(offsetof(FlowNeighbour, confirmed_s) == 28);
 static_assert(sizeof(FlowWorkerHeader) == 64);
 static_assert(std::is_standard_layout_v<FlowBucket> && sizeof(FlowBucket) == 64);
 static_assert(offsetof(FlowBucket, state) == 16);

@@ -44,10 +44,12 @@ uint64_t file_page_size(const std::string& path) {
 }  // namespace
 
 Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores, uint32_t max_vips,
-                                        uint32_t max_backends) {
+                                        uint32_t max_backends, uint32_t ports) {
   const uint64_t lcore_bytes = abi::stats_lcore_bytes(max_vips, max_backends);
   const uint64_t offset = 4096;
-  const uint64_t bytes = align_up(offset + lcores * lcore_bytes, file_page_size(path));
+  const uint64_t slow_path_offset = align_up(offset + lcores * lcore_bytes, 64);
+  const uint64_t port_offset = slow_path_offset + sizeof(abi::SlowPathStats);
+  const uint64_t bytes = align_up(port_offset + uint64_t{ports} * sizeof(abi::PortStats), file_page_size(path));
   std::remove(path.c_str());  // a reader of the previous run keeps its own (unlinked) copy
   auto file = MappedFile::create(path, bytes);
   if (!file) return std::move(file).context("stats region");
@@ -63,6 +65,10 @@ Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores
   header.drop_slots = abi::kDropReasonSlots;
   header.lcore_offset = offset;
   header.lcore_bytes = lcore_bytes;
+  header.slow_path_offset = slow_path_offset;
+  header.port_offset = port_offset;
+  header.port_count = ports;
+  header.port_bytes = sizeof(abi::PortStats);
   header.checksum = stats_header_checksum(header);
   header.generation = unix_now_ns();
   header.dataplane_pid = static_cast<uint64_t>(getpid());
@@ -86,6 +92,14 @@ WorkerCounters StatsRegion::counters_for(uint32_t lcore) const noexcept {
   return counters;
 }
 
+abi::SlowPathStats& StatsRegion::slow_path() const noexcept {
+  return *reinterpret_cast<abi::SlowPathStats*>(file_.data() + header().slow_path_offset);
+}
+
+abi::PortStats& StatsRegion::port(uint32_t index) const noexcept {
+  return *reinterpret_cast<abi::PortStats*>(file_.data() + header().port_offset + index * sizeof(abi::PortStats));
+}
+
 void StatsRegion::heartbeat() noexcept { store_relaxed(&header().heartbeat_unix_ns, unix_now_ns()); }
 
 uint32_t flow_bucket_count(uint32_t entries) noexcept {
@@ -95,7 +109,8 @@ uint32_t flow_bucket_count(uint32_t entries) noexcept {
 Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, uint32_t entries_per_worker) {
   const uint32_t buckets = flow_bucket_count(entries_per_worker);
   const uint64_t worker_bytes = align_up(abi::flow_worker_bytes(buckets), 4096);
-  const uint64_t offset = 4096;
+  const uint64_t neighbour_offset = 4096;
+  const uint64_t offset = align_up(neighbour_offset + kNeighbourCacheEntries * sizeof(abi::FlowNeighbour), 4096);
   const uint64_t bytes = align_up(offset + workers * worker_bytes, file_page_size(path));
   const auto pid = static_cast<uint64_t>(getpid());
 
@@ -144,6 +159,8 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
   header.worker_offset = offset;
   header.worker_bytes = worker_bytes;
   header.created_unix_ns = unix_now_ns();
+  header.neighbour_offset = neighbour_offset;
+  header.neighbour_capacity = kNeighbourCacheEntries;
   header.checksum = flow_header_checksum(header);
   header.generation = 1;
   header.owner_pid = pid;
@@ -172,6 +189,15 @@ uint64_t FlowRegion::entries() const noexcept {
                                                                           w * h.worker_bytes)->entries);
   }
   return total;
+}
+
+std::span<abi::FlowNeighbour> FlowRegion::neighbours() const noexcept {
+  const abi::FlowRegionHeader& h = header();
+  if (h.abi_minor < 2 || h.neighbour_capacity == 0 || h.neighbour_offset < sizeof h ||
+      h.neighbour_offset + uint64_t{h.neighbour_capacity} * sizeof(abi::FlowNeighbour) > h.worker_offset) {
+    return {};  // a region made by an older run: no cache
+  }
+  return {reinterpret_cast<abi::FlowNeighbour*>(file_.data() + h.neighbour_offset), h.neighbour_capacity};
 }
 
 void FlowRegion::release() noexcept {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "common/mapped_file.h"
@@ -17,8 +18,12 @@ namespace eclb::dp {
 
 class StatsRegion {
  public:
-  static Result<StatsRegion> create(const std::string& path, uint32_t lcores, uint32_t max_vips, uint32_t max_backends);
+  static Result<StatsRegion> create(const std::string& path, uint32_t lcores, uint32_t max_vips, uint32_t max_backends,
+                                    uint32_t ports);
   WorkerCounters counters_for(uint32_t lcore) const noexcept;
+  // The control lcore's blocks: its slow path counters, and port `index` (config order).
+  abi::SlowPathStats& slow_path() const noexcept;
+  abi::PortStats& port(uint32_t index) const noexcept;
   void heartbeat() noexcept;  // control lcore, about every 100 ms
   abi::StatsHeader& header() const noexcept { return *reinterpret_cast<abi::StatsHeader*>(file_.data()); }
 
@@ -35,6 +40,8 @@ class FlowRegion {
   FlowTable table_for(uint32_t worker, bool nat, const FlowTimeouts& timeouts, const FlowGuardConfig& guard) const noexcept;
   bool adopted() const noexcept { return adopted_; }
   uint64_t entries() const noexcept;  // occupied entries, all workers
+  // The neighbour cache (empty in a region of minor 1): the control lcore's only.
+  std::span<abi::FlowNeighbour> neighbours() const noexcept;
   void release() noexcept;            // clean stop: the region stays for the next run
   const abi::FlowRegionHeader& header() const noexcept {
     return *reinterpret_cast<const abi::FlowRegionHeader*>(file_.data());
@@ -44,6 +51,9 @@ class FlowRegion {
   MappedFile file_;
   bool adopted_ = false;
 };
+
+// Resolved next hops a flow region keeps for the next run (abi::FlowNeighbour).
+inline constexpr uint32_t kNeighbourCacheEntries = 1024;
 
 // Bucket count for at least `entries` entries (kFlowWays per bucket, a power of two).
 uint32_t flow_bucket_count(uint32_t entries) noexcept;

@@ -53,7 +53,9 @@ const uint8_t* find_link_layer_option(const uint8_t* options, uint32_t length, u
 
 }  // namespace
 
-SlowPath::SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool) : pool_(pool) {
+SlowPath::SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool, std::span<abi::FlowNeighbour> cache,
+                   uint64_t now_ms)
+    : pool_(pool), cache_(cache) {
   for (SlowPathPort& port : ports) {
     auto state = std::make_unique<PortState>(PortState{port, {}});
     for (const auto& [address, mac] : port.static_neighbours) {
@@ -62,6 +64,51 @@ SlowPath::SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool) : pool_(p
       neighbour.known = neighbour.permanent = true;
     }
     ports_.push_back(std::move(state));
+  }
+  adopt(now_ms);
+}
+
+void SlowPath::adopt(uint64_t now_ms) {
+  for (const abi::FlowNeighbour& cached : cache_) {
+    if (cached.valid != 1) continue;
+    const uint64_t confirmed_ms = uint64_t{cached.confirmed_s} * 1000;
+    if (confirmed_ms > now_ms || now_ms - confirmed_ms > kLostAfterMs) continue;  // another boot, or too old
+    PortState* state = port_of(cached.port_id);
+    if (state == nullptr) continue;
+    const IpAddress address = cached.family == abi::AddressFamily::kIpv6 ? ipv6_at(cached.address) : ipv4_at(cached.address);
+    Neighbour& neighbour = state->neighbours[address];
+    if (neighbour.permanent) continue;
+    std::memcpy(neighbour.mac, cached.mac, 6);
+    neighbour.known = true;
+    neighbour.confirmed_ms = confirmed_ms;  // re-probed once kRefreshAfterMs have passed since
+    neighbour.wanted_ms = now_ms;
+    ++adopted_;
+  }
+}
+
+void SlowPath::persist() {
+  size_t next = 0;
+  for (const auto& state : ports_) {
+    for (const auto& [address, neighbour] : state->neighbours) {
+      if (!neighbour.known || neighbour.permanent || next == cache_.size()) continue;
+      abi::FlowNeighbour wanted{};
+      std::memcpy(wanted.address, address.bytes.data(), 16);
+      std::memcpy(wanted.mac, neighbour.mac, 6);
+      wanted.port_id = state->port.port_id;
+      wanted.family = address.family;
+      wanted.valid = 1;
+      wanted.confirmed_s = static_cast<uint32_t>(neighbour.confirmed_ms / 1000);
+      abi::FlowNeighbour& slot = cache_[next++];
+      if (std::memcmp(&slot, &wanted, sizeof wanted) == 0) continue;
+      // Invalid while it changes: a run killed in between leaves no half-written MAC.
+      __atomic_store_n(&slot.valid, uint8_t{0}, __ATOMIC_RELEASE);
+      wanted.valid = 0;
+      std::memcpy(&slot, &wanted, sizeof wanted);
+      __atomic_store_n(&slot.valid, uint8_t{1}, __ATOMIC_RELEASE);
+    }
+  }
+  for (; next < cache_.size(); ++next) {
+    if (cache_[next].valid != 0) __atomic_store_n(&cache_[next].valid, uint8_t{0}, __ATOMIC_RELEASE);
   }
 }
 
@@ -105,6 +152,7 @@ void SlowPath::release(const PortState& state, rte_mbuf* m, std::vector<rte_mbuf
     ++counters_.to_kernel;
     kernel.push_back(m);
   } else {
+    ++counters_.dropped;
     rte_pktmbuf_free(m);
   }
 }
@@ -139,8 +187,12 @@ void SlowPath::handle(rte_mbuf* m, const TableView& table, uint64_t now_ms, std:
     return;
   }
   ++counters_.ignored;
-  if (state != nullptr) release(*state, m, kernel);
-  else rte_pktmbuf_free(m);
+  if (state != nullptr) {
+    release(*state, m, kernel);
+  } else {
+    ++counters_.dropped;
+    rte_pktmbuf_free(m);
+  }
 }
 
 void SlowPath::handle_arp(PortState& state, rte_mbuf* m, uint32_t l3, const TableView& table, uint64_t now_ms,
@@ -342,6 +394,7 @@ void SlowPath::tick(const TableView& table, uint64_t now_ms, std::vector<rte_mbu
       ++it;
     }
   }
+  persist();
 }
 
 }  // namespace eclb::dp

@@ -13,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "common/ip_address.h"
 #include "common/table_view.h"
+#include "dataplane/abi/flow_region.h"
 #include "dataplane/fastpath/neighbour_table.h"
 
 namespace eclb::dp {
@@ -41,6 +43,7 @@ struct SlowPathCounters {
   uint64_t learned = 0;
   uint64_t ignored = 0;
   uint64_t to_kernel = 0;  // handed to the exception port
+  uint64_t dropped = 0;    // not ours, and no exception port to hand it to
 };
 
 class SlowPath {
@@ -54,7 +57,11 @@ class SlowPath {
   static constexpr uint64_t kProbeIntervalMs = 1000;
   static constexpr uint64_t kLostAfterMs = 60000;
 
-  SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool);
+  // `cache`: the flow region's neighbour cache (may be empty). The next hops a previous
+  // run resolved and confirmed within kLostAfterMs are known from the start (published by
+  // the first tick(), before any worker forwards), and tick() keeps the cache current.
+  SlowPath(std::vector<SlowPathPort> ports, rte_mempool* pool, std::span<abi::FlowNeighbour> cache = {},
+           uint64_t now_ms = 0);
 
   // An ARP or ND frame handed over by a worker. Replies go to `out`; frames for the
   // kernel (not about our addresses, on a port with an exception port) to `kernel`; the
@@ -65,6 +72,7 @@ class SlowPath {
   void tick(const TableView& table, uint64_t now_ms, std::vector<rte_mbuf*>& out);
 
   const SlowPathCounters& counters() const noexcept { return counters_; }
+  size_t adopted_neighbours() const noexcept { return adopted_; }
 
  private:
   struct Neighbour {
@@ -93,10 +101,14 @@ class SlowPath {
   void handle_nd(PortState& state, rte_mbuf* m, uint32_t l3, uint32_t l4, const TableView& table, uint64_t now_ms,
                  std::vector<rte_mbuf*>& out, std::vector<rte_mbuf*>& kernel);
   rte_mbuf* build_request(const PortState& state, const IpAddress& target);
+  void adopt(uint64_t now_ms);
+  void persist();
 
   std::vector<std::unique_ptr<PortState>> ports_;
   rte_mempool* pool_;
   SlowPathCounters counters_;
+  std::span<abi::FlowNeighbour> cache_;
+  size_t adopted_ = 0;
 };
 
 }  // namespace eclb::dp
