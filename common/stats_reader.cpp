@@ -36,6 +36,11 @@ Result<StatsReader> StatsReader::attach(const std::string& path) {
       header.region_bytes > file->size() || header.drop_slots != abi::kDropReasonSlots) {
     return make_error("{}: stats region layout is inconsistent or truncated", path);
   }
+  if (header.abi_minor >= 2 &&
+      (header.slow_path_offset + sizeof(abi::SlowPathStats) > file->size() || header.port_bytes < sizeof(abi::PortStats) ||
+       header.port_offset + uint64_t{header.port_count} * header.port_bytes > file->size())) {
+    return make_error("{}: stats region layout is inconsistent or truncated", path);
+  }
   StatsReader reader;
   reader.file_ = std::move(*file);
   return reader;
@@ -62,6 +67,32 @@ StatsTotals StatsReader::read() const {
     sum_words(reinterpret_cast<uint64_t*>(totals.backends.data()),
               block + sizeof(abi::LcoreStats) + h.max_vips * sizeof(abi::VipStats),
               h.max_backends * sizeof(abi::BackendStats) / sizeof(uint64_t));
+  }
+  if (h.abi_minor >= 2) {
+    const auto* slow = reinterpret_cast<const abi::SlowPathStats*>(file_.data() + h.slow_path_offset);
+    sum_words(reinterpret_cast<uint64_t*>(&totals.slow_path), reinterpret_cast<const std::byte*>(slow),
+              sizeof(abi::SlowPathStats) / sizeof(uint64_t));
+    totals.lcore.drops[static_cast<uint32_t>(abi::DropReason::kSlowPathDrop)] += totals.slow_path.dropped;
+    for (uint32_t p = 0; p < h.port_count; ++p) {
+      const auto* port = reinterpret_cast<const abi::PortStats*>(file_.data() + h.port_offset + p * h.port_bytes);
+      PortTotals one;
+      one.port_id = load_relaxed(&port->port_id);
+      one.driver.assign(port->driver, strnlen(port->driver, sizeof port->driver));
+      one.ipackets = load_relaxed(&port->ipackets);
+      one.opackets = load_relaxed(&port->opackets);
+      one.ibytes = load_relaxed(&port->ibytes);
+      one.obytes = load_relaxed(&port->obytes);
+      one.imissed = load_relaxed(&port->imissed);
+      one.ierrors = load_relaxed(&port->ierrors);
+      one.oerrors = load_relaxed(&port->oerrors);
+      one.rx_nombuf = load_relaxed(&port->rx_nombuf);
+      const uint32_t xstats = std::min(load_relaxed(&port->xstat_count), abi::kMaxPortXstats);
+      for (uint32_t i = 0; i < xstats; ++i) {
+        const abi::PortXstat& x = port->xstats[i];
+        one.xstats.emplace_back(std::string(x.name, strnlen(x.name, sizeof x.name)), load_relaxed(&x.value));
+      }
+      totals.ports.push_back(std::move(one));
+    }
   }
   // table_generation is not a counter: report the lowest generation any lcore uses.
   totals.lcore.table_generation = UINT64_MAX;

@@ -15,11 +15,21 @@ namespace eclb {
 
 uint64_t stats_header_checksum(abi::StatsHeader header) noexcept;
 
+// One port's own counters, as read from the region.
+struct PortTotals {
+  uint32_t port_id = 0;
+  std::string driver;
+  uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0, imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
+  std::vector<std::pair<std::string, uint64_t>> xstats;  // the PMD's extended statistics, by name
+};
+
 struct StatsTotals {
-  abi::LcoreStats lcore{};                  // every lcore's counters summed
+  abi::LcoreStats lcore{};                  // every lcore's counters summed (drops include the slow path's)
   std::vector<abi::LcoreStats> per_lcore;
   std::vector<abi::VipStats> vips;          // by VIP id
   std::vector<abi::BackendStats> backends;  // by backend id
+  abi::SlowPathStats slow_path{};           // minor 2 (zero before)
+  std::vector<PortTotals> ports;            // minor 2 (none before)
 };
 
 class StatsReader {

@@ -62,6 +62,19 @@ std::string render_stats(const StatsReader& stats, const TableSnapshot* snapshot
                 {"workers", json::array()},
                 {"vips", json::array()}};
     for (const auto& one : totals.per_lcore) out["workers"].push_back(counters_json(one));
+    const abi::SlowPathStats& slow = totals.slow_path;
+    out["slow_path"] = {{"arp_replies", slow.arp_replies}, {"na_sent", slow.na_sent},
+                        {"requests_sent", slow.requests_sent}, {"learned", slow.learned}, {"ignored", slow.ignored},
+                        {"to_kernel", slow.to_kernel}, {"dropped", slow.dropped}};
+    out["ports"] = json::array();
+    for (const PortTotals& port : totals.ports) {
+      json xstats = json::object();
+      for (const auto& [name, value] : port.xstats) xstats[name] = value;
+      out["ports"].push_back({{"port", port.port_id}, {"driver", port.driver}, {"rx_packets", port.ipackets},
+                              {"tx_packets", port.opackets}, {"rx_bytes", port.ibytes}, {"tx_bytes", port.obytes},
+                              {"rx_missed", port.imissed}, {"rx_errors", port.ierrors}, {"tx_errors", port.oerrors},
+                              {"rx_nombuf", port.rx_nombuf}, {"xstats", xstats}});
+    }
     if (snapshot != nullptr) {
       for (const abi::VipEntry& vip : snapshot->view.vips()) {
         const abi::VipStats v = vip.id < totals.vips.size() ? totals.vips[vip.id] : abi::VipStats{};
@@ -99,6 +112,16 @@ std::string render_stats(const StatsReader& stats, const TableSnapshot* snapshot
     out += fmt::format("fullnat: sessions {} replies {}\n", t.nat_sessions, t.nat_replies);
   }
   if (t.exception_packets != 0) out += fmt::format("to the kernel (exception port): {}\n", t.exception_packets);
+  const abi::SlowPathStats& slow = totals.slow_path;
+  out += fmt::format("neighbours: arp-replies {} na-sent {} requests-sent {} learned {} ignored {} to-kernel {} "
+                     "dropped {}\n", slow.arp_replies, slow.na_sent, slow.requests_sent, slow.learned, slow.ignored,
+                     slow.to_kernel, slow.dropped);
+  for (const PortTotals& port : totals.ports) {
+    // What the port itself counted: frames lost before any worker saw them show here only.
+    out += fmt::format("port {} ({}): rx {} tx {} rx-missed {} rx-errors {} rx-nombuf {} tx-errors {}\n", port.port_id,
+                       port.driver, port.ipackets, port.opackets, port.imissed, port.ierrors, port.rx_nombuf,
+                       port.oerrors);
+  }
   out += "drops:";
   bool any = false;
   for (uint32_t r = 0; r < static_cast<uint32_t>(abi::DropReason::kCount); ++r) {

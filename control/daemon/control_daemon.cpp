@@ -450,6 +450,35 @@ std::string ControlDaemon::render_metrics() {
       out += fmt::format("eclb_dataplane_drops_total{{reason=\"{}\"}} {}\n",
                          abi::drop_reason_name(static_cast<abi::DropReason>(r)), totals->lcore.drops[r]);
     }
+    const abi::SlowPathStats& slow = totals->slow_path;
+    const std::pair<const char*, uint64_t> neighbour_counters[] = {
+        {"arp_replies", slow.arp_replies}, {"na_sent", slow.na_sent}, {"requests_sent", slow.requests_sent},
+        {"learned", slow.learned}, {"ignored", slow.ignored}, {"to_kernel", slow.to_kernel},
+        {"dropped", slow.dropped}};
+    metric("eclb_dataplane_neighbour_messages_total", "counter",
+           "ARP / ND work of the dataplane's control lcore, by what was done.");
+    for (const auto& [what, value] : neighbour_counters) {
+      out += fmt::format("eclb_dataplane_neighbour_messages_total{{what=\"{}\"}} {}\n", what, value);
+    }
+    // The ports' own counters: what they lost before any worker saw it shows only here.
+    const std::pair<const char*, uint64_t PortTotals::*> port_counters[] = {
+        {"rx_packets", &PortTotals::ipackets}, {"tx_packets", &PortTotals::opackets},
+        {"rx_bytes", &PortTotals::ibytes}, {"tx_bytes", &PortTotals::obytes},
+        {"rx_missed", &PortTotals::imissed}, {"rx_errors", &PortTotals::ierrors},
+        {"tx_errors", &PortTotals::oerrors}, {"rx_nombuf", &PortTotals::rx_nombuf}};
+    for (const auto& [name, field] : port_counters) {
+      const std::string full = fmt::format("eclb_port_{}_total", name);
+      metric(full.c_str(), "counter", "Counted by the DPDK port itself (rte_eth_stats).");
+      for (const PortTotals& port : totals->ports) {
+        out += fmt::format("{}{{port=\"{}\",driver=\"{}\"}} {}\n", full, port.port_id, port.driver, port.*field);
+      }
+    }
+    metric("eclb_port_xstat", "untyped", "The DPDK port's extended statistics, by the PMD's name.");
+    for (const PortTotals& port : totals->ports) {
+      for (const auto& [name, value] : port.xstats) {
+        out += fmt::format("eclb_port_xstat{{port=\"{}\",name=\"{}\"}} {}\n", port.port_id, name, value);
+      }
+    }
   } else {
     metric("eclb_dataplane_up", "gauge", "1 if eclb-dataplane refreshed its counters in the last 5 s.");
     out += "eclb_dataplane_up 0\n";

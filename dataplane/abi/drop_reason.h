@@ -33,7 +33,11 @@ enum class DropReason : uint8_t {
   kNatNoSession = 22,      // fullnat: a reply to a local address:port with no (live) session
   kFlowTableFull = 23,     // fullnat: the flow table had no way this new flow may take
   kExceptionFull = 24,     // the exception port (towards the kernel) did not take the packet
-  kCount = 25,
+  kForeignMac = 25,        // unicast to another MAC (a flooded frame on a shared segment)
+  kBadIpChecksum = 26,     // IPv4 header checksum wrong (the port's verdict, or computed)
+  kTtlExceeded = 27,       // fullnat: TTL / hop limit would reach 0 at this hop
+  kMartianSource = 28,     // source 0.0.0.0/8, 127/8, multicast or reserved, ::, ::1, ff00::/8, or a VIP / local address
+  kCount = 29,
 };
 
 inline constexpr uint32_t kDropReasonSlots = 32;  // counter slots reserved in the stats region
@@ -66,6 +70,10 @@ constexpr std::string_view drop_reason_name(DropReason reason) {
     case DropReason::kNatNoSession: return "nat_no_session";
     case DropReason::kFlowTableFull: return "flow_table_full";
     case DropReason::kExceptionFull: return "exception_full";
+    case DropReason::kForeignMac: return "foreign_mac";
+    case DropReason::kBadIpChecksum: return "bad_ip_checksum";
+    case DropReason::kTtlExceeded: return "ttl_exceeded";
+    case DropReason::kMartianSource: return "martian_source";
     case DropReason::kCount: break;
   }
   return "unknown";

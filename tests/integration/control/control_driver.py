@@ -199,7 +199,9 @@ async def scenario():
     metrics = urllib.request.urlopen("http://127.0.0.1:19469/metrics", timeout=3).read().decode()
     wanted = ['eclb_backend_healthy{pool="gateways",backend="vm2",address="10.99.0.22:8080"} 1',
               'eclb_vip_backends_up{vip="gateways"} 3', "eclb_dataplane_up 1", 'eclb_reload_failures_total 2',
-              'eclb_vip_new_flows_total{vip="gateways"}']
+              'eclb_vip_new_flows_total{vip="gateways"}', 'eclb_port_rx_missed_total{port="0",driver="net_af',
+              'eclb_port_rx_packets_total{port="0"', 'eclb_dataplane_neighbour_messages_total{what="learned"}',
+              'eclb_port_xstat{port="0",name="rx_good_packets"}']
     missing = [w for w in wanted if w not in metrics]
     results.check(not missing, "metrics show health, VIP members, dataplane counters and failed reloads", missing)
 
