@@ -38,6 +38,22 @@ void rewrite_tuple(uint8_t* frame, const PacketView& view, const uint8_t* src, u
   std::memcpy(l4 + 2, &dst_port_be, 2);
 }
 
+bool decrement_hop_limit(uint8_t* frame, const PacketView& view) noexcept {
+  uint8_t* ip = frame + view.l3_offset;
+  if (view.key.family == abi::AddressFamily::kIpv6) {
+    if (ip[7] <= 1) return false;
+    --ip[7];
+    return true;
+  }
+  if (ip[8] <= 1) return false;
+  const uint16_t before = load_u16(ip + 8);  // TTL and protocol: one checksum word
+  --ip[8];
+  ChecksumDelta delta;
+  delta.replace16(before, load_u16(ip + 8));
+  delta.apply(ip + 10);
+  return true;
+}
+
 bool clamp_mss(uint8_t* frame, const PacketView& view, uint16_t mss) noexcept {
   if (view.l4_protocol != kProtoTcp || !(view.tcp_flags & kTcpSyn)) return false;
   uint8_t* tcp = frame + view.l4_offset;

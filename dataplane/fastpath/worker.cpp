@@ -4,6 +4,7 @@
 #include "dataplane/fastpath/worker.h"
 
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 
 #include <cstring>
 
@@ -35,6 +36,41 @@ inline bool is_local_address(const WorkerPort& port, const PacketView& view) noe
 }
 
 inline abi::L4Protocol l4_of(uint8_t protocol) noexcept { return static_cast<abi::L4Protocol>(protocol); }
+
+// Unicast to a MAC that is not the port's: on a shared segment (two balancers behind one
+// switch, a flooded frame) it was meant for someone else, and forwarding it would
+// duplicate it. Broadcast and multicast (ARP, ND) are looked at.
+inline bool foreign_unicast(const uint8_t* frame, const uint8_t* mac) noexcept {
+  uint32_t a, b;
+  uint16_t c, d;
+  std::memcpy(&a, frame, 4);
+  std::memcpy(&b, mac, 4);
+  std::memcpy(&c, frame + 4, 2);
+  std::memcpy(&d, mac + 4, 2);
+  return (frame[0] & 1) == 0 && ((a ^ b) | (c ^ d)) != 0;
+}
+
+// The IPv4 header checksum: the port's verdict when it checked, else computed (a valid
+// header sums to 0xFFFF). The parser has already checked the header length.
+inline bool ipv4_checksum_ok(const rte_mbuf* m, const uint8_t* ip) noexcept {
+  const uint64_t verdict = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (verdict == RTE_MBUF_F_RX_IP_CKSUM_GOOD) [[likely]] return true;
+  if (verdict == RTE_MBUF_F_RX_IP_CKSUM_BAD) return false;
+  return rte_raw_cksum(ip, (ip[0] & 0x0Fu) * 4u) == 0xFFFF;
+}
+
+// Sources no real client has (RFC 6890): IPv4 0/8, 127/8, multicast and 240/4 (with the
+// limited broadcast); IPv6 unspecified, loopback and multicast. Answers to them would go
+// nowhere or everywhere.
+inline bool martian_source(const abi::FlowKey& key) noexcept {
+  const uint8_t first = key.src[0];
+  if (key.family == abi::AddressFamily::kIpv4) return first == 0 || first == 127 || first >= 224;
+  if (first == 0xFF) return true;
+  uint64_t high, low;
+  std::memcpy(&high, key.src, 8);
+  std::memcpy(&low, key.src + 8, 8);
+  return high == 0 && (low == 0 || low == rte_cpu_to_be_64(1));
+}
 
 }  // namespace
 
@@ -140,6 +176,10 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
   PacketView& view = out.view;
   view = PacketView{};
   const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (rte_pktmbuf_data_len(m) >= 6 && foreign_unicast(data, port.mac)) [[unlikely]] {
+    drop(m, DropReason::kForeignMac);
+    return;
+  }
   const ParseResult parsed = parse_packet(data, rte_pktmbuf_data_len(m), view);
   switch (parsed.kind) {
     case PacketKind::kDrop:
@@ -152,9 +192,15 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
       to_slow_path(port, m);
       return;
     case PacketKind::kIpv4:
+      if (!ipv4_checksum_ok(m, data + view.l3_offset)) [[unlikely]] {
+        drop(m, DropReason::kBadIpChecksum);
+        return;
+      }
+      break;
     case PacketKind::kIpv6:
       break;
   }
+
   if (view.l4_protocol == kProtoIcmp || view.l4_protocol == kProtoIcmpv6) [[unlikely]] {
     out.action = Action::kIcmp;
     return;
@@ -186,6 +232,10 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
   if (vip == nullptr) {
     if ((view.l4_protocol == kProtoTcp || view.l4_protocol == kProtoUdp) && is_nat_address(port, view)) {
       // A backend's reply to a fullnat flow.
+      if (martian_source(view.key)) [[unlikely]] {
+        drop(m, DropReason::kMartianSource);
+        return;
+      }
       out.action = Action::kReply;
       out.hash = abi::flow_hash(view.key, seed_);
       nat_.prefetch(out.hash);
@@ -194,13 +244,35 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
     not_ours(port, m, table_.find_vip_address(view.key.dst) != nullptr ? DropReason::kNoVipForPort : DropReason::kNotForUs);
     return;
   }
+  // Only what is ours is judged by its source: the kernel's traffic (an IGMP report from
+  // 0.0.0.0, say) stays the kernel's.
+  if (martian_source(view.key)) [[unlikely]] {
+    drop(m, DropReason::kMartianSource);
+    return;
+  }
   out.action = Action::kForward;
   out.vip = vip;
   out.hash = abi::flow_hash(view.key, seed_);
   flows_.prefetch(out.hash);
 }
 
-Worker::Pick Worker::pick_backend(const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept {
+// A new flow from one of our own addresses (a VIP, the port's, a fullnat one): spoofed,
+// or looped back; its answers would come back to us. Checked on flow misses only.
+bool Worker::source_is_ours(const WorkerPort& port, const PacketView& view) const noexcept {
+  if (table_.find_vip_address(view.key.src) != nullptr) return true;
+  const bool ipv6 = view.key.family == abi::AddressFamily::kIpv6;
+  if ((ipv6 ? port.has_ipv6 : port.has_ipv4) && same_address(view.key.src, ipv6 ? port.local_ipv6 : port.local_ipv4, view.key.family)) {
+    return true;
+  }
+  const uint8_t count = ipv6 ? port.nat_ipv6_count : port.nat_ipv4_count;
+  for (uint8_t i = 0; i < count; ++i) {
+    if (same_address(view.key.src, ipv6 ? port.nat_ipv6[i] : port.nat_ipv4[i], view.key.family)) return true;
+  }
+  return false;
+}
+
+Worker::Pick Worker::pick_backend(const WorkerPort& port, const PacketView& view, const abi::VipEntry& vip,
+                                  uint64_t hash) noexcept {
   const auto vip_position = static_cast<uint32_t>(&vip - table_.vips().data());
   abi::FlowEntry* entry = flows_.find(view.key, hash, view.tcp_flags, now_s_);
   if (entry != nullptr && entry->vip_id == vip.id) {
@@ -209,14 +281,15 @@ Worker::Pick Worker::pick_backend(const PacketView& view, const abi::VipEntry& v
     // (a drained member keeps its flows).
     if (backend != nullptr && backend->incarnation == entry->backend_incarnation &&
         backend->vip_position == vip_position && backend->state != abi::BackendState::kDown) [[likely]] {
-      return {backend, entry};
+      return {backend, entry, false};
     }
   }
+  if (entry == nullptr && source_is_ours(port, view)) [[unlikely]] return {nullptr, nullptr, true};
   const abi::SlotValue slot = table_.slots_of(vip)[hash % vip.table_size];
   // kNoBackend, or (in a corrupt table) anything out of range: no backend.
   if (slot >= vip.backend_count) [[unlikely]] {
     if (vip.id < counters_.max_vips) add(counters_.vips[vip.id].no_backend_drops, 1);
-    return {nullptr, entry};
+    return {nullptr, entry, false};
   }
   const abi::BackendEntry& backend = table_.backends_of(vip)[slot];
   if (entry != nullptr) {
@@ -240,14 +313,14 @@ Worker::Pick Worker::pick_backend(const PacketView& view, const abi::VipEntry& v
     entry->nat_port_be = 0;  // a (re)picked fullnat flow needs a mapping towards its new backend
   }
   if (backend.id < counters_.max_backends) add(counters_.backends[backend.id].new_flows, 1);
-  return {&backend, entry};
+  return {&backend, entry, false};
 }
 
 void Worker::handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                                uint64_t hash) noexcept {
-  const Pick pick = pick_backend(view, vip, hash);
+  const Pick pick = pick_backend(port, view, vip, hash);
   if (pick.backend == nullptr) [[unlikely]] {
-    drop(m, DropReason::kNoBackend);
+    drop(m, pick.martian ? DropReason::kMartianSource : DropReason::kNoBackend);
     return;
   }
   if (vip.mode == abi::ForwardMode::kFullNat) {
@@ -304,10 +377,10 @@ void Worker::count_forwarded(const abi::VipEntry& vip, const abi::BackendEntry& 
 }
 
 void Worker::handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept {
-  add(counters_.lcore->drops[static_cast<uint32_t>(DropReason::kTooBig)], 1);
-  // IPv4 without DF would have to be fragmented: not done, the packet is only dropped.
+  // IPv4 without DF would have to be fragmented: not done, the packet is a drop. Otherwise
+  // it becomes the ICMP error (counted icmp_too_big_sent), not a drop as well.
   if (view.key.family == abi::AddressFamily::kIpv4 && !view.dont_fragment) {
-    rte_pktmbuf_free(m);
+    drop(m, DropReason::kTooBig);
     return;
   }
   make_too_big_reply(m, view, static_cast<uint16_t>(port.mtu - overhead), port.mac);
@@ -335,6 +408,8 @@ void Worker::handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) 
     const bool ours = is_local_address(port, view) || (!table_.empty() && table_.find_vip_address(view.key.dst));
     if (!ours) {
       not_ours(port, m, DropReason::kNotForUs);
+    } else if (martian_source(view.key) || (!table_.empty() && source_is_ours(port, view))) {
+      drop(m, DropReason::kMartianSource);  // the reply would come straight back to us
     } else if (make_echo_reply(m, view, port.mac)) {
       add(counters_.lcore->icmp_echo_replies, 1);
       queue_tx(m);

@@ -13,6 +13,7 @@
 #include "common/table_view.h"
 #include "dataplane/abi/stats_region.h"
 #include "dataplane/fastpath/flow_table.h"
+#include "dataplane/fastpath/nat_port_hints.h"
 #include "dataplane/fastpath/neighbour_table.h"
 #include "dataplane/fastpath/packet_parser.h"
 
@@ -87,6 +88,17 @@ class Worker {
   // Transmits frames built elsewhere (the control lcore's ARP/ND) on the port's queue.
   uint16_t transmit(WorkerPort& port, rte_mbuf** packets, uint16_t count) noexcept;
 
+  // Fullnat port hints (see nat_port_hints.h): `storage` is NatPortHints::kMaxAddresses *
+  // kWordsPerAddress zeroed words owned by the caller; then the NAT addresses of every
+  // port this worker serves, then one full sweep_nat() pass before the first burst, so an
+  // adopted NAT table's held ports are known. Without hints, allocation only probes.
+  void set_nat_hints(uint64_t* storage) noexcept;
+  void add_nat_addresses(const WorkerPort& port) noexcept;
+  // Between bursts (the worker loop's tick): frees expired NAT entries in the next
+  // `buckets` buckets of the NAT table and rebuilds the port hints from the live ones.
+  void sweep_nat(uint32_t buckets) noexcept;
+  const NatPortHints& nat_hints() const noexcept { return nat_hints_; }
+
   FlowTable& flows() noexcept { return flows_; }
   FlowTable& nat() noexcept { return nat_; }
   const WorkerCounters& counters() const noexcept { return counters_; }
@@ -98,6 +110,7 @@ class Worker {
   struct Pick {
     const abi::BackendEntry* backend;
     abi::FlowEntry* entry;  // nullptr: forwarded without a flow entry
+    bool martian;           // no backend because the new flow's source is one of ours
   };
 
   void classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept;
@@ -112,6 +125,8 @@ class Worker {
                     abi::FlowEntry* found) noexcept;
   uint16_t allocate_nat_port(const WorkerPort& port, const PacketView& view, const abi::BackendEntry& backend,
                              abi::FlowEntry& entry) noexcept;
+  // Maps `reply` (its local port set) to `entry` unless a live mapping holds it.
+  bool take_nat_port(const WorkerPort& port, const PacketView& view, abi::FlowKey& reply, abi::FlowEntry& entry) noexcept;
   bool reply_reaches_us(const WorkerPort& port, const abi::FlowKey& reply) const noexcept;
   abi::FlowEntry* current_flow(const WorkerPort& port, const abi::NatReverseEntry& reverse,
                                const abi::FlowKey& reply) noexcept;
@@ -121,7 +136,8 @@ class Worker {
   [[gnu::cold]] void handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) noexcept;
   [[gnu::cold]] void handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept;
   [[gnu::cold]] void to_slow_path(WorkerPort& port, rte_mbuf* m) noexcept;
-  Pick pick_backend(const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
+  Pick pick_backend(const WorkerPort& port, const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
+  bool source_is_ours(const WorkerPort& port, const PacketView& view) const noexcept;
   void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                       const abi::BackendEntry& backend, uint64_t hash) noexcept;
   void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
@@ -136,7 +152,10 @@ class Worker {
 
   FlowTable flows_;
   FlowTable nat_;
-  uint32_t nat_cursor_ = 0;  // next local port to try, relative to the port's range
+  uint32_t nat_cursor_ = 0;  // next local port to probe when every port is held, relative to the range
+  NatPortHints nat_hints_;
+  uint32_t nat_sweep_bucket_ = 0;  // next NAT bucket sweep_nat() visits
+  bool nat_hints_clear_ = false;   // the NAT table was empty at the last sweep and the hints cleared
   bool nat_mapped_in_burst_ = false;  // allocate_nat_port made a mapping in this burst
   WorkerCounters counters_;
   WorkerSettings settings_;

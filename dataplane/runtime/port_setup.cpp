@@ -24,6 +24,9 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
                       info.driver_name, info.max_rx_queues, info.max_tx_queues, queues);
   }
   rte_eth_conf conf{};
+  // IPv4 header checksums checked by the NIC where it can (the worker reads the verdict
+  // from the mbuf; without it the worker computes the sum).
+  conf.rxmode.offloads = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
   bool rss = false;
   if (queues > 1) {
     conf.rx_adv_conf.rss_conf.rss_hf =
@@ -56,7 +59,8 @@ Result<PortInfo> setup_port(uint16_t port_id, uint16_t queues, rte_mempool* pool
   if (const int rc = rte_eth_dev_start(port_id); rc != 0) {
     return make_error("port {}: start failed: {}", port_id, rte_strerror(-rc));
   }
-  rte_eth_promiscuous_enable(port_id);  // not all PMDs support it; VIP traffic is unicast to our MAC anyway
+  // No promiscuous mode: VIP traffic is unicast to the port's MAC (clients and routers
+  // resolve VIPs to it), and unicast to other MACs is a counted drop (foreign_mac).
   rte_eth_allmulticast_enable(port_id);  // IPv6 neighbour solicitations go to multicast groups
 
   PortInfo port;

@@ -1,6 +1,6 @@
 // Port setup: one RX and one TX queue per worker lcore on every configured port, RSS
-// across them when there is more than one, promiscuous mode (the balancer receives for
-// VIP addresses that are not the port's own). Startup only.
+// across them when there is more than one, IPv4 checksum offload where offered, all
+// multicast (ND). Not promiscuous: VIP traffic is unicast to the port's MAC. Startup only.
 #pragma once
 
 #include <rte_mempool.h>

@@ -47,6 +47,33 @@ TEST(NatRewriteTest, Ipv4TcpChecksumsStayValid) {
   EXPECT_EQ(after.key.dst[3], 13);
 }
 
+TEST(NatRewriteTest, TheHopLimitDropsByOneAndStopsAtOne) {
+  FrameSpec spec;
+  auto v4 = build_frame(spec);
+  const PacketView view4 = parse(v4);
+  ASSERT_TRUE(decrement_hop_limit(v4.data(), view4));
+  EXPECT_EQ(v4[22], 60);
+  EXPECT_EQ(inet_checksum(v4.data() + 14, 20), 0) << "the header checksum follows the TTL";
+  v4[22] = 1;
+  v4[24] = v4[25] = 0;
+  const uint16_t sum = inet_checksum(v4.data() + 14, 20);
+  v4[24] = static_cast<uint8_t>(sum >> 8);
+  v4[25] = static_cast<uint8_t>(sum);
+  const auto before = v4;
+  EXPECT_FALSE(decrement_hop_limit(v4.data(), view4));
+  EXPECT_EQ(v4, before) << "a packet that must die is left as it was";
+
+  spec.src = "2001:db8:ffff::1";
+  spec.dst = "2001:db8::100";
+  auto v6 = build_frame(spec);
+  const PacketView view6 = parse(v6);
+  ASSERT_TRUE(decrement_hop_limit(v6.data(), view6));
+  EXPECT_EQ(v6[21], 60);
+  v6[21] = 1;
+  EXPECT_FALSE(decrement_hop_limit(v6.data(), view6));
+  EXPECT_EQ(v6[21], 1);
+}
+
 TEST(NatRewriteTest, Ipv6UdpChecksumStaysValid) {
   FrameSpec spec;
   spec.src = "2001:db8:ffff::1";

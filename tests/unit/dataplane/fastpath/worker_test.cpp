@@ -61,13 +61,27 @@ class WorkerTest : public ::testing::Test {
     port_.has_ipv4 = 1;
     port_.neighbours = neighbours_.get();
     port_.to_control = ring_;
-    WorkerCounters counters{&lcore_, vip_stats_.data(), backend_stats_.data(), 8, 64};
     nat_buckets_.assign(64, abi::FlowBucket{});
     nat_entries_.assign(64 * abi::kFlowWays, abi::FlowEntry{});
+    start_worker(1000, false);
+  }
+
+  // A worker over this fixture's flow and NAT tables (a restarted dataplane adopting
+  // them), its clock at `now_s`; with `hints`, fullnat port hints rebuilt by a full sweep
+  // as the runtime does before the first burst.
+  void start_worker(uint32_t now_s, bool hints) {
+    WorkerCounters counters{&lcore_, vip_stats_.data(), backend_stats_.data(), 8, 64};
     FlowTable flows(&flow_header_.entries, buckets_.data(), entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
     FlowTable nat(&flow_header_.nat_entries, nat_buckets_.data(), nat_entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
     worker_ = std::make_unique<Worker>(flows, nat, counters, WorkerSettings{6080, 0});
-    worker_->set_clock(1000);
+    worker_->set_clock(now_s);
+    if (hints) {
+      hint_storage_.assign(size_t{NatPortHints::kMaxAddresses} * NatPortHints::kWordsPerAddress, 0);
+      worker_->set_nat_hints(hint_storage_.data());
+      worker_->add_nat_addresses(port_);
+      worker_->sweep_nat(worker_->nat().bucket_count());
+    }
+    if (!snapshot_.view.empty()) worker_->set_table(snapshot_.view, snapshot_.generation);
   }
 
   void TearDown() override {
@@ -78,13 +92,14 @@ class WorkerTest : public ::testing::Test {
 
   // Publishes the VIP 10.0.0.100:80 (dsr-ipip; with `nat`, 10.0.0.101:443 fullnat to
   // backend port 8080) with `members` and hands it to the worker.
-  void publish(const std::vector<Member>& members, bool nat = false) {
+  void publish(const std::vector<Member>& members, bool nat = false, abi::L4Protocol protocol = abi::L4Protocol::kTcp) {
     ctl::TableContent content;
     content.flow_hash_seed = kSeed;
     ctl::VipContent vip;
     vip.name = "web";
     vip.endpoint = *Endpoint::parse(nat ? "10.0.0.101:443" : "10.0.0.100:80");
     vip.mode = nat ? abi::ForwardMode::kFullNat : abi::ForwardMode::kDsrIpip;
+    vip.protocol = protocol;
     vip.table_size = kTableSize;
     std::vector<ctl::MaglevBackend> weighted;
     for (const Member& member : members) {
@@ -189,6 +204,13 @@ class WorkerTest : public ::testing::Test {
 
   uint64_t drops(DropReason reason) const { return lcore_.drops[static_cast<uint32_t>(reason)]; }
 
+  // Sends one frame; returns how many frames came out.
+  size_t send_raw(const std::vector<uint8_t>& frame) {
+    rte_mbuf* m = test::make_mbuf(frame);
+    worker_->process_burst(port_, &m, 1);
+    return test::drain_port().size();
+  }
+
   inline static int counter_ = 0;
   test::TempDir dir_;
   std::optional<ctl::TableWriter> writer_;
@@ -205,6 +227,7 @@ class WorkerTest : public ::testing::Test {
   rte_ring* ring_ = nullptr;
   WorkerPort port_;
   std::unique_ptr<Worker> worker_;
+  std::vector<uint64_t> hint_storage_;
 };
 
 const std::vector<Member> kThree{{"gw1", "10.0.0.11"}, {"gw2", "10.0.0.12"}, {"gw3", "10.0.0.13"}};
@@ -337,9 +360,64 @@ TEST_F(WorkerTest, OversizedPacketsGetFragmentationNeeded) {
   EXPECT_EQ(frames[0][34], 3);
   EXPECT_EQ(frames[0][35], 4);
   EXPECT_EQ(frames[0][40] << 8 | frames[0][41], 1480);
+  EXPECT_EQ(drops(DropReason::kTooBig), 0u) << "answered, so counted once: icmp_too_big_sent";
+  EXPECT_EQ(lcore_.icmp_too_big_sent, 1u);
+
+  big.dont_fragment = false;  // would need fragmenting: dropped, counted as a drop only
+  m = test::make_mbuf(build_frame(big));
+  worker_->process_burst(port_, &m, 1);
+  EXPECT_TRUE(test::drain_port().empty());
   EXPECT_EQ(drops(DropReason::kTooBig), 1u);
   EXPECT_EQ(lcore_.icmp_too_big_sent, 1u);
 }
+
+// Sets the IPv4 header checksum of an Ethernet + IPv4 frame (no VLAN) anew.
+void fix_ipv4_checksum(std::vector<uint8_t>& frame) {
+  frame[24] = frame[25] = 0;
+  const uint16_t checksum = test::inet_checksum(frame.data() + 14, 20);
+  frame[24] = static_cast<uint8_t>(checksum >> 8);
+  frame[25] = static_cast<uint8_t>(checksum);
+}
+
+TEST_F(WorkerTest, WhatIsNotForUsOrCannotBeRealIsACountedDrop) {
+  publish(kThree);
+  // Unicast to another MAC (flooded on a shared segment): dropped, not forwarded twice.
+  auto foreign = build_frame(client(60000, 0x02));
+  foreign[5] = 0x99;
+  rte_mbuf* m = test::make_mbuf(foreign);
+  worker_->process_burst(port_, &m, 1);
+  EXPECT_EQ(drops(DropReason::kForeignMac), 1u);
+  // Broadcast is looked at (an ARP request reaches the control lcore).
+  auto broadcast = build_frame(client(60001, 0x02));
+  std::memset(broadcast.data(), 0xFF, 6);
+  EXPECT_EQ(send_raw(broadcast), 1u) << "a broadcast TCP frame to the VIP is not a foreign one";
+
+  // A corrupt IPv4 header checksum.
+  auto corrupt = build_frame(client(60002, 0x02));
+  corrupt[25] ^= 0x01;
+  EXPECT_EQ(send_raw(corrupt), 0u);
+  EXPECT_EQ(drops(DropReason::kBadIpChecksum), 1u);
+
+  // Sources no client can have, and sources that are ours.
+  const char* martians[] = {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "239.1.1.1", "255.255.255.255",
+                            "10.0.0.100", "10.0.0.2"};
+  for (const char* source : martians) {
+    FrameSpec spec = client(60003, 0x02);
+    spec.src = source;
+    EXPECT_EQ(send_raw(build_frame(spec)), 0u) << source;
+  }
+  EXPECT_EQ(drops(DropReason::kMartianSource), std::size(martians));
+  // Traffic that is not ours is not judged by its source: it is the kernel's (an IGMP
+  // report from 0.0.0.0 is fine there).
+  FrameSpec igmp = client(60004, 0x02);
+  igmp.src = "0.0.0.0";
+  igmp.dst = "224.0.0.22";
+  EXPECT_EQ(send_raw(build_frame(igmp)), 0u);
+  EXPECT_EQ(drops(DropReason::kNotForUs), 1u);
+  EXPECT_EQ(drops(DropReason::kMartianSource), std::size(martians));
+  EXPECT_EQ(lcore_.flow_inserts, 1u) << "only the broadcast frame's flow";
+}
+
 
 // --- fullnat ---------------------------------------------------------------------
 
@@ -436,6 +514,30 @@ TEST_F(FullNatTest, ClientTrafficIsTranslatedBothWays) {
   EXPECT_EQ(source_port(send_frame(build_frame(client(50000)))), 40000) << "the flow keeps its mapping";
 }
 
+TEST_F(FullNatTest, FullnatIsARoutingHopBothWays) {
+  publish(kThree, true);
+  const auto out = send_frame(build_frame(client(50100, 0x02)));
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[22], 60) << "TTL 61 in, 60 out";
+  EXPECT_EQ(test::inet_checksum(out.data() + 14, 20), 0);
+  auto reply = reply_to(out);
+  const auto back = send_frame(reply);
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(back[22], reply[22] - 1);
+  EXPECT_EQ(test::inet_checksum(back.data() + 14, 20), 0);
+
+  auto dying = build_frame(client(50101, 0x02));
+  dying[22] = 1;  // TTL 1: this hop would make it 0
+  fix_ipv4_checksum(dying);
+  EXPECT_TRUE(send_frame(dying).empty());
+  EXPECT_EQ(drops(DropReason::kTtlExceeded), 1u);
+  EXPECT_EQ(lcore_.nat_sessions, 1u) << "no local port spent on it";
+  reply[22] = 1;
+  fix_ipv4_checksum(reply);
+  EXPECT_TRUE(send_frame(reply).empty());
+  EXPECT_EQ(drops(DropReason::kTtlExceeded), 2u);
+}
+
 TEST_F(FullNatTest, ExhaustedPortsAreACountedDropAndRecover) {
   publish(kThree, true);
   std::vector<std::vector<uint8_t>> mapped;
@@ -508,6 +610,130 @@ TEST_F(FullNatTest, LocalPortsAreChosenSoRepliesReachTheSameWorker) {
       EXPECT_EQ(reference_toeplitz(tuple) % 4, queue) << "port " << source_port(out);
     }
   }
+}
+
+// A local port is reused after its connection closed: the first reply of the new
+// connection must be translated. Before FlowTable::claim, the expired NAT entry stayed
+// beside a second copy of the same key and the SYN-ACK met the stale one
+// (nat_no_session): 64 connections took one second longer each.
+class NatPortReuseTest : public FullNatTest, public ::testing::WithParamInterface<int> {
+ protected:
+  // 0: probing only; 1: hints, not swept since the first round; 2: hints swept.
+  int variant() const { return GetParam(); }
+
+  // Opens a connection from client `p` (SYN, the backend's SYN-ACK, ACK); returns
+  // whether the SYN-ACK came back translated.
+  bool handshake(uint16_t p, abi::L4Protocol protocol) {
+    FrameSpec spec = client(p, 0x02);
+    if (protocol == abi::L4Protocol::kUdp) spec.protocol = 17;
+    const auto out = send_frame(build_frame(spec));
+    if (out.empty()) return false;
+    const auto reply = protocol == abi::L4Protocol::kUdp ? udp_reply_to(out) : reply_to(out);
+    const bool translated = !send_frame(reply).empty();
+    if (protocol == abi::L4Protocol::kTcp) send_frame(build_frame(client(p, 0x10)));
+    return translated;
+  }
+  static std::vector<uint8_t> udp_reply_to(const std::vector<uint8_t>& out) {
+    FrameSpec spec;
+    char address[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, out.data() + 30, address, sizeof address);
+    spec.src = address;
+    inet_ntop(AF_INET, out.data() + 26, address, sizeof address);
+    spec.dst = address;
+    spec.protocol = 17;
+    spec.src_port = static_cast<uint16_t>(out[36] << 8 | out[37]);
+    spec.dst_port = static_cast<uint16_t>(out[34] << 8 | out[35]);
+    spec.payload = {'o', 'k'};
+    return build_frame(spec);
+  }
+
+  void two_rounds(abi::L4Protocol protocol, uint32_t idle_s) {
+    port_.nat_port_first = 40000;
+    port_.nat_port_last = 40063;  // 64 local ports
+    if (variant() != 0) start_worker(1000, true);
+    publish({kThree[0]}, true, protocol);
+    for (uint16_t p = 0; p < 64; ++p) {
+      ASSERT_TRUE(handshake(static_cast<uint16_t>(41000 + p), protocol)) << "round 1, client " << p;
+      if (protocol == abi::L4Protocol::kTcp) send_frame(build_frame(client(static_cast<uint16_t>(41000 + p), 0x11)));
+    }
+    EXPECT_EQ(drops(DropReason::kNatNoSession), 0u);
+    worker_->set_clock(1000 + idle_s + 1);  // every mapping of round 1 has expired
+    if (variant() == 2) worker_->sweep_nat(worker_->nat().bucket_count());
+    int late = 0;
+    for (uint16_t p = 0; p < 64; ++p) late += !handshake(static_cast<uint16_t>(42000 + p), protocol);
+    EXPECT_EQ(late, 0) << "first replies of round 2 dropped";
+    EXPECT_EQ(drops(DropReason::kNatNoSession), 0u);
+    EXPECT_EQ(drops(DropReason::kNatPortsExhausted), 0u);
+    EXPECT_EQ(lcore_.nat_sessions, 128u);
+    EXPECT_EQ(worker_->nat().entries(), 64u) << "one NAT entry per local port: no stale copies";
+  }
+};
+
+TEST_P(NatPortReuseTest, TcpFirstSynAckOfAReusedPortIsTranslated) {
+  two_rounds(abi::L4Protocol::kTcp, FlowTimeouts{}.closing_s);
+}
+
+TEST_P(NatPortReuseTest, UdpFirstReplyOfAReusedPortIsTranslated) {
+  two_rounds(abi::L4Protocol::kUdp, FlowTimeouts{}.udp_s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Allocation, NatPortReuseTest, ::testing::Values(0, 1, 2),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == 0 ? "ProbingOnly" : info.param == 1 ? "StaleHints" : "SweptHints");
+                         });
+
+// After a restart (a new worker adopting the tables), a backend holding a long run of
+// live local ports still gets new connections: the hints skip the run a word at a time,
+// where probing gave up after 64 tries from the start of the range.
+TEST_F(FullNatTest, ARestartFindsAFreePortPastALongRunOfLivePorts) {
+  port_.nat_port_first = 40000;
+  port_.nat_port_last = 40199;
+  start_worker(1000, true);
+  publish({kThree[0]}, true);
+  for (uint16_t p = 0; p < 100; ++p) ASSERT_FALSE(send_frame(build_frame(client(static_cast<uint16_t>(43000 + p), 0x02))).empty());
+  EXPECT_EQ(worker_->nat_hints().held_ports(0), 100u);
+
+  start_worker(1001, true);  // restarted: the full sweep rebuilds the hints from the table
+  EXPECT_EQ(worker_->nat_hints().held_ports(0), 100u);
+  const auto out = send_frame(build_frame(client(44000, 0x02)));
+  ASSERT_FALSE(out.empty()) << "nat_ports_exhausted=" << drops(DropReason::kNatPortsExhausted);
+  EXPECT_EQ(source_port(out), 40100) << "the first port no connection holds";
+  EXPECT_EQ(drops(DropReason::kNatPortsExhausted), 0u);
+}
+
+// Ports are unique per backend: with every port held towards one backend, another
+// backend's connections still get one, and a refusal is counted only when the backend
+// itself has none left.
+TEST_F(FullNatTest, APortHeldTowardsOneBackendStillServesAnother) {
+  start_worker(1000, true);  // four local ports, 40000-40003
+  publish(kThree, true);
+  std::map<std::string, std::vector<uint16_t>> by_backend;
+  for (uint16_t p = 45000; p < 46000; ++p) by_backend[maglev_choice_nat(p)].push_back(p);
+  for (int i = 0; i < 4; ++i) ASSERT_FALSE(send_frame(build_frame(client(by_backend["gw1"][i], 0x02))).empty());
+  EXPECT_TRUE(send_frame(build_frame(client(by_backend["gw1"][4], 0x02))).empty());
+  EXPECT_EQ(drops(DropReason::kNatPortsExhausted), 1u) << "gw1 has no port left";
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_FALSE(send_frame(build_frame(client(by_backend["gw2"][i], 0x02))).empty()) << "gw2 shares the ports";
+  }
+  EXPECT_EQ(drops(DropReason::kNatPortsExhausted), 1u);
+  EXPECT_EQ(lcore_.nat_sessions, 8u);
+}
+
+// The sweep frees expired NAT entries (the table's count stays true) and clears their
+// ports in the hints: a port taken during a pass counts as held for that pass, so it
+// shows free after the next one.
+TEST_F(FullNatTest, TheSweepFreesExpiredMappingsAndTheirPorts) {
+  start_worker(1000, true);
+  publish(kThree, true);
+  for (uint16_t p = 46000; p < 46003; ++p) ASSERT_FALSE(send_frame(build_frame(client(p, 0x02))).empty());
+  EXPECT_EQ(worker_->nat().entries(), 3u);
+  EXPECT_EQ(worker_->nat_hints().held_ports(0), 3u);
+  worker_->set_clock(1000 + FlowTimeouts{}.syn_s + 1);
+  worker_->sweep_nat(worker_->nat().bucket_count());
+  EXPECT_EQ(worker_->nat().entries(), 0u);
+  EXPECT_EQ(worker_->nat_hints().held_ports(0), 3u) << "taken during this pass";
+  worker_->sweep_nat(worker_->nat().bucket_count());
+  EXPECT_EQ(worker_->nat_hints().held_ports(0), 0u);
 }
 
 }  // namespace
