@@ -4,6 +4,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -13,9 +14,14 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/shared_atomic.h"
+#include "dataplane/runtime/af_xdp_takeover.h"
 
 namespace eclb::dp {
 namespace {
+
+// Lock files of the interfaces this dataplane owns (af_xdp_takeover.h).
+constexpr const char* kRunDirectory = "/run/eclb";
 
 uint64_t monotonic_ms() {
   return static_cast<uint64_t>(
@@ -90,7 +96,13 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
                       capacity.max_readers, workers, workers + 1);
   }
 
-  auto stats = StatsRegion::create(config.stats_path, workers, capacity.max_vips, capacity.max_backends);
+  auto control_reader = TableReader::claim(*dp->segment_, "dp-control");
+  if (!control_reader) return std::move(control_reader).error();
+  dp->control_reader_ = std::make_unique<TableReader>(std::move(*control_reader));
+  dp->control_reader_->refresh();
+
+  auto stats = StatsRegion::create(config.stats_path, workers, capacity.max_vips, capacity.max_backends,
+                                   static_cast<uint32_t>(config.ports.size()));
   if (!stats) return std::move(stats).error();
   dp->stats_ = std::move(*stats);
   auto flows = FlowRegion::open(config.flows_path, workers, config.flows_per_worker);
@@ -107,8 +119,26 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     return make_error("cannot allocate {} mbufs: {} (hugepages reserved?)", mbufs, rte_strerror(rte_errno));
   }
   for (const ctl::DataplanePortConfig& port_config : config.ports) {
+    // An af_xdp interface left with our steering program by a killed run is taken over
+    // before the PMD attaches its own (it refuses while one is attached).
+    rte_eth_dev_info info{};
+    std::optional<AfXdpInterface> interface;
+    if (rte_eth_dev_is_valid_port(port_config.id) && rte_eth_dev_info_get(port_config.id, &info) == 0 &&
+        std::strcmp(info.driver_name, "net_af_xdp") == 0) {
+      auto taken = AfXdpInterface::take_over(info.if_index, kRunDirectory);
+      if (!taken) return std::move(taken).context(fmt::format("port {}", port_config.id));
+      interface.emplace(std::move(*taken));
+    }
     auto port = setup_port(port_config.id, workers, dp->pool_);
     if (!port) return std::move(port).error();
+    if (interface) {
+      // The PMD attached its program: steer with it at once (its maps start empty), then
+      // drop the takeover guard.
+      auto steering = dp->start_steering(*port, port_config);
+      if (!steering) return std::move(steering).error();
+      interface->steering_ready();
+      dp->af_xdp_ports_.push_back({port->port_id, std::move(*interface), std::move(*steering)});
+    }
     if (port_config.mtu != 0) port->mtu = port_config.mtu;
     log::info("dp.runtime", "port={} driver={} queues={} mtu={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
               port->port_id, port->driver, port->queues, port->mtu, port->mac[0], port->mac[1], port->mac[2],
@@ -117,6 +147,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
       log::warn("dp.runtime", "port={} driver={} has no RSS: the sender decides which worker sees a flow",
                 port->port_id, port->driver);
     }
+    dp->port_counters_.add(port->port_id, port->driver, port->if_index,
+                           dp->stats_->port(static_cast<uint32_t>(dp->ports_.size())));
     dp->ports_.push_back(*port);
     dp->neighbours_.push_back(std::make_unique<NeighbourTable>(capacity.max_backends));
     if (port_config.exception_port) {
@@ -155,26 +187,11 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     for (const IpAddress& address : nat_pool(port_config, true)) slow.nat_addresses.push_back(address);
     slow_ports.push_back(slow);
   }
-  dp->slow_path_ = std::make_unique<SlowPath>(std::move(slow_ports), dp->pool_);
-  for (size_t p = 0; p < dp->ports_.size(); ++p) {
-    if (dp->ports_[p].driver != "net_af_xdp") continue;
-    std::vector<IpAddress> local = nat_pool(config.ports[p], false);
-    for (const IpAddress& address : nat_pool(config.ports[p], true)) local.push_back(address);
-    if (config.ports[p].ipv4) local.push_back(config.ports[p].ipv4->address);
-    if (config.ports[p].ipv6) local.push_back(config.ports[p].ipv6->address);
-    auto steering = XdpSteering::find(dp->ports_[p].if_index, std::move(local));
-    if (!steering) return make_error("port {}: {}", dp->ports_[p].port_id, steering.error().message);
-    if (steering->has_value()) {
-      log::info("dp.runtime", "port={} xdp steering: L4 VIP, local and fullnat traffic to DPDK, the rest to the kernel",
-                dp->ports_[p].port_id);
-      dp->steering_.push_back(std::move(**steering));
-    } else {
-      log::warn("dp.runtime", "port={} af_xdp without eclb's steering program (xdp_prog=.../xdp_steer.bpf.o): every "
-                              "packet of its queues goes to DPDK, and the host loses this interface",
-                dp->ports_[p].port_id);
-    }
+  dp->slow_path_ = std::make_unique<SlowPath>(std::move(slow_ports), dp->pool_, dp->flows_->neighbours(), monotonic_ms());
+  if (dp->slow_path_->adopted_neighbours() != 0) {
+    log::info("dp.runtime", "neighbours adopted={} (resolved by the previous run: forwarded to from the first packet)",
+              dp->slow_path_->adopted_neighbours());
   }
-
   const FlowTimeouts timeouts{config.timeout_tcp_syn_s, config.timeout_tcp_established_s, config.timeout_tcp_closing_s,
                               config.timeout_tcp_closed_s, config.timeout_udp_s};
   const FlowGuardConfig guard{config.guard_rate, config.guard_burst};
@@ -214,14 +231,23 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
       std::copy_n(dp->ports_[p].reta.begin(), port.reta_size, port.reta);
       launch->ports.push_back(port);
     }
+    // Fullnat port hints on the worker's own NUMA node, rebuilt from the (possibly
+    // adopted) NAT table by one full sweep before the first packet.
+    Worker& worker = *dp->workers_.back();
+    const size_t hint_bytes = size_t{NatPortHints::kMaxAddresses} * NatPortHints::kWordsPerAddress * sizeof(uint64_t);
+    auto* hints = static_cast<uint64_t*>(rte_zmalloc_socket(fmt::format("eclb_nat_hints_{}", w).c_str(), hint_bytes, 64,
+                                                            static_cast<int>(rte_lcore_to_socket_id(dp->worker_lcores_[w]))));
+    if (hints == nullptr) return make_error("cannot allocate {} bytes of NAT port hints for worker {}", hint_bytes, w);
+    dp->nat_hints_.push_back(hints);
+    worker.set_nat_hints(hints);
+    for (const WorkerPort& port : launch->ports) worker.add_nat_addresses(port);
+    worker.set_clock(clock.now_s(rte_rdtsc()));
+    worker.sweep_nat(worker.nat().bucket_count());
+    launch->nat_sweep_buckets = std::clamp<uint32_t>(worker.nat().bucket_count() / 2000, 4, 32);
     dp->launches_.push_back(std::move(launch));
   }
-  auto control_reader = TableReader::claim(*dp->segment_, "dp-control");
-  if (!control_reader) return std::move(control_reader).error();
-  dp->control_reader_ = std::make_unique<TableReader>(std::move(*control_reader));
-  // Publish known (static) neighbours before the first packet, and start resolving.
-  dp->control_reader_->refresh();
-  dp->sync_steering();
+  // Publish known neighbours (static, and those the previous run resolved) before the
+  // first packet, and start resolving the rest.
   std::vector<rte_mbuf*> requests;
   dp->slow_path_->tick(dp->control_reader_->view(), monotonic_ms(), requests);
   for (rte_mbuf* m : requests) {
@@ -299,6 +325,8 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
     if (!exceptions_.empty()) relay_exceptions(kernel, out);
     if (now_ms >= next_tick_ms) {
       slow_path_->tick(table, now_ms, out);
+      publish_slow_path_counters();
+      port_counters_.publish();
       stats_->heartbeat();
       if (segment_->retired() && !warned_retired) {
         log::warn("dp.runtime", "the table region was replaced (capacity change): still forwarding with the last "
@@ -317,9 +345,43 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
   }
 }
 
+Result<std::optional<XdpSteering>> Dataplane::start_steering(const PortInfo& port,
+                                                             const ctl::DataplanePortConfig& config) {
+  std::vector<IpAddress> local = nat_pool(config, false);
+  for (const IpAddress& address : nat_pool(config, true)) local.push_back(address);
+  if (config.ipv4) local.push_back(config.ipv4->address);
+  if (config.ipv6) local.push_back(config.ipv6->address);
+  auto steering = XdpSteering::find(port.if_index, std::move(local));
+  if (!steering) return make_error("port {}: {}", port.port_id, steering.error().message);
+  if (!steering->has_value()) {
+    log::warn("dp.runtime", "port={} af_xdp without eclb's steering program (xdp_prog=.../xdp_steer.bpf.o): every "
+                            "packet of its queues goes to DPDK, and the host loses this interface", port.port_id);
+    return std::optional<XdpSteering>();
+  }
+  if (auto synced = (*steering)->sync(control_reader_->view()); !synced) {
+    return make_error("port {}: xdp steering: {}", port.port_id, synced.error().message);
+  }
+  log::info("dp.runtime", "port={} xdp steering: L4 VIP, local and fullnat traffic to DPDK, the rest to the kernel",
+            port.port_id);
+  return steering;
+}
+
+void Dataplane::publish_slow_path_counters() noexcept {
+  const SlowPathCounters& counters = slow_path_->counters();
+  abi::SlowPathStats& out = stats_->slow_path();
+  store_relaxed(&out.arp_replies, counters.arp_replies);
+  store_relaxed(&out.na_sent, counters.na_sent);
+  store_relaxed(&out.requests_sent, counters.requests_sent);
+  store_relaxed(&out.learned, counters.learned);
+  store_relaxed(&out.ignored, counters.ignored);
+  store_relaxed(&out.to_kernel, counters.to_kernel);
+  store_relaxed(&out.dropped, counters.dropped);
+}
+
 void Dataplane::sync_steering() {
-  for (XdpSteering& steering : steering_) {
-    if (auto synced = steering.sync(control_reader_->view()); !synced) {
+  for (AfXdpPort& port : af_xdp_ports_) {
+    if (!port.steering) continue;
+    if (auto synced = port.steering->sync(control_reader_->view()); !synced) {
       log::error("dp.runtime", "xdp steering: {} (the previous steering stays)", synced.error().message);
     }
   }
@@ -331,11 +393,17 @@ Dataplane::~Dataplane() {
     rte_eal_mp_wait_lcore();
   }
   for (const PortInfo& port : ports_) stop_port(port.port_id);
+  // The PMD detached its steering program when the port closed: attach it again, so
+  // the next run (an upgrade) takes the interface over without a gap.
+  for (AfXdpPort& port : af_xdp_ports_) {
+    if (port.steering) port.interface.hold(port.steering->program_fd());
+  }
   for (const ExceptionLink& link : exceptions_) stop_port(link.exception_port);
   if (flows_) flows_->release();
   for (rte_ring* ring : to_control_) rte_ring_free(ring);
   if (from_control_ != nullptr) rte_ring_free(from_control_);
   if (pool_ != nullptr) rte_mempool_free(pool_);
+  for (uint64_t* hints : nat_hints_) rte_free(hints);
 }
 
 }  // namespace eclb::dp

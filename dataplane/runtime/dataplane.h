@@ -16,7 +16,9 @@
 #include "common/result.h"
 #include "common/table_reader.h"
 #include "common/table_segment.h"
+#include "dataplane/runtime/af_xdp_takeover.h"
 #include "dataplane/runtime/options.h"
+#include "dataplane/runtime/port_counters.h"
 #include "dataplane/runtime/port_setup.h"
 #include "dataplane/runtime/shared_regions.h"
 #include "dataplane/runtime/slow_path.h"
@@ -49,12 +51,23 @@ class Dataplane {
   std::vector<rte_ring*> to_control_;  // per worker
   rte_ring* from_control_ = nullptr;   // control -> worker 0
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<uint64_t*> nat_hints_;  // per worker, rte_zmalloc'ed (Worker::set_nat_hints)
   std::vector<std::unique_ptr<TableReader>> readers_;  // per worker
   std::unique_ptr<TableReader> control_reader_;
   std::vector<std::unique_ptr<WorkerLaunch>> launches_;
+  // The steering maps of an af_xdp port's program, filled from the current tables
+  // (nullopt: the PMD's default program, no steering).
+  Result<std::optional<XdpSteering>> start_steering(const PortInfo& port, const ctl::DataplanePortConfig& config);
   void sync_steering();
+  void publish_slow_path_counters() noexcept;
   std::unique_ptr<SlowPath> slow_path_;
-  std::vector<XdpSteering> steering_;  // af_xdp ports running eclb's steering program
+  PortCounters port_counters_;
+  struct AfXdpPort {
+    uint16_t port_id;
+    AfXdpInterface interface;             // locked for this run
+    std::optional<XdpSteering> steering;  // eclb's steering program, when loaded
+  };
+  std::vector<AfXdpPort> af_xdp_ports_;
   struct ExceptionLink {
     uint16_t port_id;           // the forwarding port
     uint16_t exception_port;    // its TAP / virtio-user port
