@@ -36,7 +36,10 @@ flows_path = f"/dev/hugepages/eclb-traffic-{os.getpid()}"
 
 
 def memif(role, sock):
-    return f"--vdev=net_memif0,role={role},socket={sock},socket-abstract=no"
+    # The server side (eclb-dataplane, testpmd) has the MAC eclb-trafficgen addresses:
+    # eclb drops unicast to any other MAC (foreign_mac).
+    mac = ",mac=02:00:00:00:00:02" if role == "server" else ""
+    return f"--vdev=net_memif0,role={role},socket={sock},socket-abstract=no{mac}"
 
 
 class Generator:

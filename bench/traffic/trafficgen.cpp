@@ -41,7 +41,8 @@ struct Template {
   uint8_t bytes[60];
 };
 
-// Ethernet / IPv4 / TCP, 54 bytes + 6 bytes of padding: a 64-byte frame on the wire.
+// Ethernet / IPv4 / TCP, 54 bytes + 6 bytes of padding: a 64-byte frame on the wire, to
+// 02:00:00:00:00:02 (give the peer's memif port that MAC: mac=02:00:00:00:00:02).
 Template make_template(uint32_t dst_ip, uint8_t tcp_flags) {
   Template t{};
   uint8_t* f = t.bytes;
@@ -99,8 +100,13 @@ uint16_t rss_queue(const uint8_t* frame, uint16_t queues) {
   return static_cast<uint16_t>(hash % queues);
 }
 
-// Turns a translated client packet (local -> backend) into the backend's reply.
+// Turns a translated client packet (local -> backend) into the backend's reply, sent
+// back to the MAC it came from.
 void reflect(uint8_t* frame) {
+  uint8_t mac[6];
+  std::memcpy(mac, frame, 6);
+  std::memcpy(frame, frame + 6, 6);
+  std::memcpy(frame + 6, mac, 6);
   uint8_t* ip = frame + 14;
   uint8_t address[4];
   std::memcpy(address, ip + 12, 4);

@@ -74,7 +74,7 @@ run_memif() {
   shift 4
   rm -f "$sock" "$work/stats"
   "$bin/dataplane/eclb-dataplane" $lcores "${eal[@]}" \
-    --vdev=net_memif0,role=server,socket=$sock,socket-abstract=no -- --config "$config" > "$log" 2>&1 &
+    --vdev=net_memif0,role=server,socket=$sock,socket-abstract=no,mac=02:00:00:00:00:02 -- --config "$config" > "$log" 2>&1 &
   local dp=$!
   sleep 3
   "$bin/bench/eclb-trafficgen" -l 0 "${eal[@]}" --vdev=net_memif0,role=client,socket=$sock,socket-abstract=no \
