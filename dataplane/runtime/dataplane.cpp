@@ -192,6 +192,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     log::info("dp.runtime", "neighbours adopted={} (resolved by the previous run: forwarded to from the first packet)",
               dp->slow_path_->adopted_neighbours());
   }
+  dp->link_up_ = std::make_unique<std::atomic<uint8_t>[]>(dp->ports_.size());
+  dp->refresh_links(false);
+
   const FlowTimeouts timeouts{config.timeout_tcp_syn_s, config.timeout_tcp_established_s, config.timeout_tcp_closing_s,
                               config.timeout_tcp_closed_s, config.timeout_udp_s};
   const FlowGuardConfig guard{config.guard_rate, config.guard_burst};
@@ -210,6 +213,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     launch->from_control = w == 0 ? dp->from_control_ : nullptr;
     launch->stop = &dp->workers_stop_;
     launch->clock = clock;
+    launch->link_up = dp->link_up_.get();
     for (size_t p = 0; p < dp->ports_.size(); ++p) {
       const ctl::DataplanePortConfig& port_config = config.ports[p];
       WorkerPort port;
@@ -325,6 +329,7 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
     if (!exceptions_.empty()) relay_exceptions(kernel, out);
     if (now_ms >= next_tick_ms) {
       slow_path_->tick(table, now_ms, out);
+      refresh_links(true);
       publish_slow_path_counters();
       port_counters_.publish();
       stats_->heartbeat();
@@ -364,6 +369,15 @@ Result<std::optional<XdpSteering>> Dataplane::start_steering(const PortInfo& por
   log::info("dp.runtime", "port={} xdp steering: L4 VIP, local and fullnat traffic to DPDK, the rest to the kernel",
             port.port_id);
   return steering;
+}
+
+void Dataplane::refresh_links(bool log_changes) {
+  for (size_t p = 0; p < ports_.size(); ++p) {
+    rte_eth_link link{};
+    const bool up = rte_eth_link_get_nowait(ports_[p].port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+    const bool was = link_up_[p].exchange(up ? 1 : 0, std::memory_order_relaxed) != 0;
+    if (log_changes && up != was) log::info("dp.runtime", "port={} link {}", ports_[p].port_id, up ? "up" : "down");
+  }
 }
 
 void Dataplane::publish_slow_path_counters() noexcept {

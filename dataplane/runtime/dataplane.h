@@ -46,6 +46,8 @@ class Dataplane {
   std::optional<FlowRegion> flows_;
   rte_mempool* pool_ = nullptr;
   std::vector<PortInfo> ports_;
+  std::unique_ptr<std::atomic<uint8_t>[]> link_up_;  // per port: its link is up (workers poll it)
+  void refresh_links(bool log_changes);
   std::vector<std::unique_ptr<NeighbourTable>> neighbours_;  // per port, same order as ports_
   std::vector<unsigned> worker_lcores_;
   std::vector<rte_ring*> to_control_;  // per worker

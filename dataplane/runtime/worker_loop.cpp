@@ -40,7 +40,9 @@ int worker_main(void* arg) {
       worker.sweep_nat(launch.nat_sweep_buckets);
       next_tick = now + tick;
     }
-    for (WorkerPort& port : launch.ports) {
+    for (size_t p = 0; p < launch.ports.size(); ++p) {
+      if (launch.link_up[p].load(std::memory_order_relaxed) == 0) [[unlikely]] continue;
+      WorkerPort& port = launch.ports[p];
       const uint16_t received = rte_eth_rx_burst(port.port_id, port.queue_id, packets, kBurstSize);
       if (received != 0) worker.process_burst(port, packets, received);
     }

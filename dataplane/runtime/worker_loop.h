@@ -29,6 +29,10 @@ struct WorkerLaunch {
   TableReader* reader = nullptr;
   const TableLayout* layout = nullptr;
   std::vector<WorkerPort> ports;
+  // Per entry of `ports`: 1 while its link is up (the control lcore's view, refreshed on
+  // its tick). A port is polled only then: DPDK 22.11's memif PMD crashed a worker that
+  // polled while its peer was connecting (and there is nothing to receive anyway).
+  const std::atomic<uint8_t>* link_up = nullptr;
   rte_ring* from_control = nullptr;  // worker 0 only: frames the control lcore wants sent
   const std::atomic<bool>* stop = nullptr;
   MonotonicClock clock;
