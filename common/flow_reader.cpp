@@ -1,31 +1,19 @@
 // Flow region validation and scan.
 #include "common/flow_reader.h"
 
-#include <xxhash.h>
+#include "common/region_header.h"
 
 #include <cstring>
 
 namespace eclb {
 
-uint64_t flow_header_checksum(abi::FlowRegionHeader header) noexcept {
-  header.generation = 0;
-  header.checksum = 0;
-  header.owner_pid = 0;
-  return XXH3_64bits(&header, sizeof header);
-}
-
 Result<FlowReader> FlowReader::attach(const std::string& path) {
   auto file = MappedFile::open(path, MappedFile::Access::kReadOnly);
   if (!file) return std::move(file).context("flow region (is eclb-dataplane running?)");
-  abi::FlowRegionHeader header;
-  if (file->size() < sizeof header) return make_error("{}: truncated flow region", path);
-  std::memcpy(&header, file->data(), sizeof header);
-  if (header.magic != abi::kFlowRegionMagic) return make_error("{}: not an eclb flow region", path);
-  if (header.abi_major != abi::kFlowAbiMajor) {
-    return make_error("{}: flow region has ABI version {}.{}, this build reads major version {}", path,
-                      header.abi_major, header.abi_minor, abi::kFlowAbiMajor);
-  }
-  if (header.checksum != flow_header_checksum(header)) return make_error("{}: flow region header checksum mismatch", path);
+  auto read = read_region_header<abi::FlowRegionHeader>(file->data(), file->size(), "flow", abi::kFlowRegionMagic,
+                                                        abi::kFlowAbiMajor, abi::flow_header_checksum);
+  if (!read) return std::move(read).context(path);
+  const abi::FlowRegionHeader& header = *read;
   if (header.bucket_count == 0 || (header.bucket_count & (header.bucket_count - 1)) != 0 ||
       header.worker_bytes < abi::flow_worker_bytes(header.bucket_count) ||
       header.worker_offset + uint64_t{header.worker_count} * header.worker_bytes > file->size()) {

@@ -1,20 +1,17 @@
-// FlowReader: read-only view of eclb-dataplane's flow region (dataplane/abi/
-// flow_region.h) for eclbctl flows. Entries are read while workers write them, so what
-// it returns is a best-effort snapshot: each entry is copied and sanity-checked, never
-// trusted. flow_header_checksum is shared with the dataplane.
+// FlowReader: read-only view of eclb-dataplane's flow region (abi/flow_region.h) for
+// eclbctl flows. Entries are read while workers write them, so what it returns is a
+// best-effort snapshot: each entry is copied and sanity-checked, never trusted.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "abi/flow_region.h"
 #include "common/mapped_file.h"
 #include "common/result.h"
-#include "dataplane/abi/flow_region.h"
 
 namespace eclb {
-
-uint64_t flow_header_checksum(abi::FlowRegionHeader header) noexcept;
 
 struct FlowRecord {
   uint32_t worker;

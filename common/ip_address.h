@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 
 namespace eclb {
 

@@ -1,7 +1,7 @@
 // Stats region validation and summation.
 #include "common/stats_reader.h"
 
-#include <xxhash.h>
+#include "common/region_header.h"
 
 #include <chrono>
 #include <cstring>
@@ -11,32 +11,19 @@
 
 namespace eclb {
 
-uint64_t stats_header_checksum(abi::StatsHeader header) noexcept {
-  header.generation = 0;
-  header.checksum = 0;
-  header.dataplane_pid = 0;
-  header.heartbeat_unix_ns = 0;
-  return XXH3_64bits(&header, sizeof header);
-}
-
 Result<StatsReader> StatsReader::attach(const std::string& path) {
   auto file = MappedFile::open(path, MappedFile::Access::kReadOnly);
   if (!file) return std::move(file).context("stats region (is eclb-dataplane running?)");
-  abi::StatsHeader header;
-  if (file->size() < sizeof header) return make_error("{}: truncated stats region", path);
-  std::memcpy(&header, file->data(), sizeof header);
-  if (header.magic != abi::kStatsRegionMagic) return make_error("{}: not an eclb stats region", path);
-  if (header.abi_major != abi::kStatsAbiMajor) {
-    return make_error("{}: stats region has ABI version {}.{}, this build reads major version {}", path,
-                      header.abi_major, header.abi_minor, abi::kStatsAbiMajor);
-  }
-  if (header.checksum != stats_header_checksum(header)) return make_error("{}: stats region header checksum mismatch", path);
+  auto read = read_region_header<abi::StatsHeader>(file->data(), file->size(), "stats", abi::kStatsRegionMagic,
+                                                   abi::kStatsAbiMajor, abi::stats_header_checksum);
+  if (!read) return std::move(read).context(path);
+  const abi::StatsHeader& header = *read;
   if (header.lcore_bytes < abi::stats_lcore_bytes(header.max_vips, header.max_backends) ||
       header.lcore_offset + uint64_t{header.lcore_count} * header.lcore_bytes > file->size() ||
-      header.region_bytes > file->size() || header.drop_slots != abi::kDropReasonSlots) {
+      header.drop_slots != abi::kDropReasonSlots) {
     return make_error("{}: stats region layout is inconsistent or truncated", path);
   }
-  if (header.abi_minor >= 2 &&
+  if (header.prologue.abi_minor >= 2 &&
       (header.slow_path_offset + sizeof(abi::SlowPathStats) > file->size() || header.port_bytes < sizeof(abi::PortStats) ||
        header.port_offset + uint64_t{header.port_count} * header.port_bytes > file->size())) {
     return make_error("{}: stats region layout is inconsistent or truncated", path);
@@ -68,7 +55,7 @@ StatsTotals StatsReader::read() const {
               block + sizeof(abi::LcoreStats) + h.max_vips * sizeof(abi::VipStats),
               h.max_backends * sizeof(abi::BackendStats) / sizeof(uint64_t));
   }
-  if (h.abi_minor >= 2) {
+  if (h.prologue.abi_minor >= 2) {
     const auto* slow = reinterpret_cast<const abi::SlowPathStats*>(file_.data() + h.slow_path_offset);
     sum_words(reinterpret_cast<uint64_t*>(&totals.slow_path), reinterpret_cast<const std::byte*>(slow),
               sizeof(abi::SlowPathStats) / sizeof(uint64_t));

@@ -1,6 +1,6 @@
-// StatsReader: read-only view of eclb-dataplane's stats region (dataplane/abi/
-// stats_region.h) for eclbctl and eclb-control's metrics: validates the header and sums
-// the per-lcore counters. stats_header_checksum is shared with the dataplane (writer).
+// StatsReader: read-only view of eclb-dataplane's stats region (abi/stats_region.h) for
+// eclbctl and eclb-control's metrics: validates the header and sums the per-lcore
+// counters.
 #pragma once
 
 #include <cstdint>
@@ -9,11 +9,9 @@
 
 #include "common/mapped_file.h"
 #include "common/result.h"
-#include "dataplane/abi/stats_region.h"
+#include "abi/stats_region.h"
 
 namespace eclb {
-
-uint64_t stats_header_checksum(abi::StatsHeader header) noexcept;
 
 // One port's own counters, as read from the region.
 struct PortTotals {

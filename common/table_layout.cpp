@@ -1,7 +1,7 @@
-// Region layout arithmetic and header validation (see dataplane/abi/table_region.h).
+// Region layout arithmetic and header validation (see abi/table_region.h).
 #include "common/table_layout.h"
 
-#include <xxhash.h>
+#include "common/region_header.h"
 
 #include <bit>
 #include <cstring>
@@ -54,52 +54,22 @@ Result<TableLayout> TableLayout::compute(const TableCapacity& capacity) {
   return layout;
 }
 
-uint64_t region_header_checksum(const abi::RegionHeader& header) noexcept {
-  abi::RegionHeader copy;
-  std::memcpy(&copy, &header, sizeof copy);
-  copy.generation = 0;
-  copy.checksum = 0;
-  copy.retired = 0;
-  copy.writer_pid = 0;
-  copy.publish_unix_ns = 0;
-  copy.next_incarnation = 0;
-  return XXH3_64bits(&copy, sizeof copy);
-}
-
 Result<TableLayout> validate_region_header(const void* base, size_t mapped_bytes) {
-  if (mapped_bytes < sizeof(abi::RegionHeader)) {
-    return make_error("truncated table region: {} bytes, header alone needs {}", mapped_bytes,
-                      sizeof(abi::RegionHeader));
-  }
-  abi::RegionHeader header;
-  std::memcpy(&header, base, sizeof header);
-  if (header.magic != abi::kTableRegionMagic) {
-    return make_error("not an eclb table region (bad magic {:#018x})", header.magic);
-  }
-  if (header.abi_major != abi::kTableAbiMajor) {
-    return make_error("table region has ABI version {}.{}, this build reads major version {}", header.abi_major,
-                      header.abi_minor, abi::kTableAbiMajor);
-  }
-  if (header.header_bytes < sizeof(abi::RegionHeader)) {
-    return make_error("table region header_bytes {} is smaller than {}", header.header_bytes,
-                      sizeof(abi::RegionHeader));
-  }
-  if (header.checksum != region_header_checksum(header)) return make_error("table region header checksum mismatch");
+  auto read = read_region_header<abi::RegionHeader>(base, mapped_bytes, "table", abi::kTableRegionMagic,
+                                                    abi::kTableAbiMajor, abi::table_header_checksum);
+  if (!read) return std::move(read).error();
+  const abi::RegionHeader& header = *read;
   if (header.copy_count != abi::kTableCopies) {
     return make_error("table region has {} copies, expected {}", header.copy_count, abi::kTableCopies);
   }
   auto layout = TableLayout::compute(TableCapacity{header.max_vips, header.max_backends, header.max_readers,
                                                    header.max_table_slots});
   if (!layout) return std::move(layout).context("table region header");
-  bool same = layout->region_bytes == header.region_bytes && layout->copy_bytes == header.copy_bytes &&
+  bool same = layout->region_bytes == header.prologue.region_bytes && layout->copy_bytes == header.copy_bytes &&
               layout->reader_offset == header.reader_offset &&
               layout->vip_index_capacity == header.vip_index_capacity;
   for (uint32_t i = 0; i < abi::kTableCopies; ++i) same = same && layout->copy_offset[i] == header.copy_offset[i];
   if (!same) return make_error("table region header describes an inconsistent layout");
-  if (header.region_bytes > mapped_bytes) {
-    return make_error("truncated table region: header says {} bytes, file has {}", header.region_bytes,
-                      mapped_bytes);
-  }
   return layout;
 }
 

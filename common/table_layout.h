@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "common/result.h"
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 
 namespace eclb {
 
@@ -44,10 +44,7 @@ inline constexpr uint32_t kMaxVipsLimit = 1u << 16;
 inline constexpr uint32_t kMaxBackendsLimit = 1u << 22;
 inline constexpr uint32_t kMaxReadersLimit = 1024;
 
-// XXH3-64 of the header's layout-describing fields (the mutable ones taken as zero).
-uint64_t region_header_checksum(const abi::RegionHeader& header) noexcept;
-
-// Checks magic, ABI major, header checksum and that every offset and size in the header
+// Checks the prologue (magic, ABI major, header checksum, size) and that every offset and size in the header
 // fits in mapped_bytes and matches TableLayout::compute of its capacities. Never touches
 // memory beyond mapped_bytes.
 Result<TableLayout> validate_region_header(const void* base, size_t mapped_bytes);

@@ -28,7 +28,7 @@ class TableReader {
   // true when the view now shows a new generation. After it returns, views obtained
   // before the call must not be used any more.
   bool refresh() noexcept {
-    const uint64_t generation = __atomic_load_n(&header_->generation, __ATOMIC_ACQUIRE);
+    const uint64_t generation = __atomic_load_n(&header_->prologue.generation, __ATOMIC_ACQUIRE);
     if (generation == generation_) [[likely]] return false;
     adopt(generation);
     return true;

@@ -32,7 +32,7 @@ Result<TableSegment> TableSegment::attach(const std::string& path, MappedFile::A
   return segment;
 }
 
-uint64_t TableSegment::generation() const noexcept { return load_acquire(&header().generation); }
+uint64_t TableSegment::generation() const noexcept { return load_acquire(&header().prologue.generation); }
 
 bool TableSegment::retired() const noexcept { return load_relaxed(&header().retired) != 0; }
 

@@ -1,4 +1,4 @@
-// TableSegment: an attached, validated table region (see dataplane/abi/table_region.h),
+// TableSegment: an attached, validated table region (see abi/table_region.h),
 // and TableSnapshot: a consistent private copy of its current generation. eclbctl reads
 // through snapshots (read-only mapping, no effect on the writer); eclb-dataplane attaches
 // read-write so its workers can register as readers (table_reader.h).

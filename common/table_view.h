@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 
 namespace eclb {
 

@@ -23,7 +23,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
-#include "dataplane/abi/rss.h"
+#include "abi/rss.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "common/ip_address.h"
-#include "dataplane/abi/flow_hash.h"
-#include "control/core/config.h"
+#include "abi/flow_hash.h"
+#include "config/config.h"
 #include "control/core/maglev_digest.h"
 
 namespace eclb::ctl::cli {

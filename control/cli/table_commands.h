@@ -29,7 +29,7 @@ Result<std::string> render_backends(const TableSnapshot& snapshot, const std::st
 Result<std::string> render_table(const TableSnapshot& snapshot, const std::string& vip, bool json,
                                  std::optional<SlotRange> slots);
 // Which backend the Maglev table sends a new flow from `source` (ADDRESS:PORT) to the
-// VIP to: flow_hash (dataplane/abi/flow_hash.h) with the published seed, mod M.
+// VIP to: flow_hash (abi/flow_hash.h) with the published seed, mod M.
 Result<std::string> render_which(const TableSnapshot& snapshot, const std::string& vip, const std::string& source,
                                  bool json);
 

@@ -9,7 +9,7 @@
 
 #include "control/cli/table_commands.h"
 #include "control/core/maglev_table.h"
-#include "dataplane/abi/flow_hash.h"
+#include "abi/flow_hash.h"
 
 namespace eclb::ctl::cli {
 

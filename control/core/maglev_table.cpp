@@ -12,7 +12,7 @@
 
 #include "control/core/maglev_probe.h"
 #include "control/core/modulus.h"
-#include "control/core/prime.h"
+#include "common/prime.h"
 
 namespace eclb::ctl {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 
 namespace eclb::ctl {
 

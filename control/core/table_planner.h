@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 #include "control/core/table_content.h"
 
 namespace eclb::ctl {

@@ -17,7 +17,7 @@
 #include <tuple>
 #include <vector>
 
-#include "control/core/config.h"
+#include "config/config.h"
 #include "control/event/event_loop.h"
 #include "control/health/probe.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/ip_address.h"
-#include "control/core/config.h"
+#include "config/config.h"
 #include "control/event/event_loop.h"
 
 namespace eclb::ctl {

@@ -11,7 +11,7 @@
 
 #include "common/ip_address.h"
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 #include "control/l7/l7_counters.h"
 #include "control/l7/tls_store.h"
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 #include "control/core/table_content.h"
 #include "control/l7/l7_counters.h"
 #include "control/l7/l7_listener.h"

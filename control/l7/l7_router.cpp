@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "dataplane/abi/flow_hash.h"
+#include "abi/flow_hash.h"
 
 namespace eclb::ctl {
 namespace {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 
 namespace eclb::ctl {
 

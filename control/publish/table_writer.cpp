@@ -41,11 +41,8 @@ Result<void> create_region(const std::string& path, const TableLayout& layout) {
     auto file = MappedFile::create(temporary, layout.region_bytes);
     if (!file) return std::move(file).error();
     abi::RegionHeader header{};
-    header.magic = abi::kTableRegionMagic;
-    header.abi_major = abi::kTableAbiMajor;
-    header.abi_minor = abi::kTableAbiMinor;
-    header.header_bytes = sizeof(abi::RegionHeader);
-    header.region_bytes = layout.region_bytes;
+    header.prologue = abi::make_prologue(abi::kTableRegionMagic, abi::kTableAbiMajor, abi::kTableAbiMinor,
+                                         sizeof(abi::RegionHeader), layout.region_bytes);
     header.copy_count = abi::kTableCopies;
     header.max_vips = layout.capacity.max_vips;
     header.max_backends = layout.capacity.max_backends;
@@ -56,7 +53,7 @@ Result<void> create_region(const std::string& path, const TableLayout& layout) {
     header.reader_offset = layout.reader_offset;
     header.vip_index_capacity = layout.vip_index_capacity;
     header.next_incarnation = 1;
-    header.checksum = region_header_checksum(header);
+    header.prologue.checksum = abi::table_header_checksum(header);
     std::memcpy(file->data(), &header, sizeof header);
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
@@ -361,7 +358,7 @@ Result<PublishReport> TableWriter::publish(const TableContent& content) {
   store_relaxed(&header.writer_pid, static_cast<uint64_t>(getpid()));
   store_relaxed(&header.publish_unix_ns, unix_now_ns());
   // Release: a reader that loads `next` with acquire sees the whole copy written above.
-  store_release(&header.generation, next);
+  store_release(&header.prologue.generation, next);
 
   vip_ids_ = std::move(vip_ids);
   member_ids_ = std::move(member_ids);

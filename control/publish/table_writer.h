@@ -1,6 +1,6 @@
 // TableWriter: the single writer of a table region (eclb-control). It lays TableContent
 // out in the inactive copy and publishes it by flipping the generation (protocol in
-// dataplane/abi/table_region.h). Stable ids: a VIP keeps its id and a member keeps its
+// abi/table_region.h). Stable ids: a VIP keeps its id and a member keeps its
 // (id, incarnation) across publications and writer restarts, so dataplane flow entries
 // and counters stay attached to the same backend.
 #pragma once

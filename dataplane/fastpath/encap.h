@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 #include "dataplane/fastpath/packet_parser.h"
 
 namespace eclb::dp {

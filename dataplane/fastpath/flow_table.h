@@ -1,5 +1,5 @@
 // FlowTable: one worker lcore's flow table (5-tuple -> VIP and backend), laid out in
-// the flow region (dataplane/abi/flow_region.h) so a restarted dataplane can adopt it.
+// the flow region (abi/flow_region.h) so a restarted dataplane can adopt it.
 // Bounded, 8-way set-associative. A key lives in its first bucket (flow hash bits 0..)
 // while that has room, else in its second (bits 28..), and the first is marked
 // overflowed: lookups read a second bucket only behind that mark, so the common case
@@ -23,8 +23,8 @@
 
 #include <cstdint>
 
-#include "dataplane/abi/flow_hash.h"
-#include "dataplane/abi/flow_region.h"
+#include "abi/flow_hash.h"
+#include "abi/flow_region.h"
 
 namespace eclb::dp {
 

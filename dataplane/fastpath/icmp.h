@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "dataplane/abi/flow_hash.h"
+#include "abi/flow_hash.h"
 #include "dataplane/fastpath/packet_parser.h"
 
 namespace eclb::dp {

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "dataplane/abi/flow_hash.h"
+#include "abi/flow_hash.h"
 
 namespace eclb::dp {
 

@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "dataplane/abi/drop_reason.h"
-#include "dataplane/abi/flow_hash.h"
+#include "abi/drop_reason.h"
+#include "abi/flow_hash.h"
 
 namespace eclb::dp {
 

@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "dataplane/abi/flow_hash.h"
+#include "abi/flow_hash.h"
 #include "dataplane/fastpath/byte_order.h"
 #include "dataplane/fastpath/encap.h"
 #include "dataplane/fastpath/icmp.h"

@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "common/table_view.h"
-#include "dataplane/abi/stats_region.h"
+#include "abi/stats_region.h"
 #include "dataplane/fastpath/flow_table.h"
 #include "dataplane/fastpath/nat_port_hints.h"
 #include "dataplane/fastpath/neighbour_table.h"

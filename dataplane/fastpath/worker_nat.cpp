@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/abi/rss.h"
+#include "abi/rss.h"
 #include "dataplane/fastpath/byte_order.h"
 #include "dataplane/fastpath/nat_rewrite.h"
 #include "dataplane/fastpath/worker.h"

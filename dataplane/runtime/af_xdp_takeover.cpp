@@ -17,8 +17,8 @@
 #include <thread>
 #include <utility>
 
-#include "bpf/include/xdp_steer_maps.h"
 #include "common/log.h"
+#include "dataplane/runtime/xdp_steering.h"
 #include "tc_steer_guard.skel.h"
 
 namespace eclb::dp {
@@ -29,50 +29,6 @@ constexpr const char* kDefaultXskProgram = "xsk_def_prog";
 // The guard's tc filter: a handle and priority of its own on the ingress hook.
 constexpr uint32_t kGuardHandle = 0xEC1B;
 constexpr uint32_t kGuardPriority = 1;
-
-// An attached program's name and, if it is eclb's steering program, its two maps.
-struct Program {
-  std::string name;
-  int l4_map = -1;
-  int address_map = -1;
-  bool steering() const { return l4_map >= 0 && address_map >= 0; }
-  void close_maps() {
-    if (l4_map >= 0) close(l4_map);
-    if (address_map >= 0) close(address_map);
-    l4_map = address_map = -1;
-  }
-};
-
-Result<Program> inspect(int program_fd) {
-  uint32_t map_ids[16] = {};
-  bpf_prog_info info{};
-  info.nr_map_ids = 16;
-  info.map_ids = reinterpret_cast<uint64_t>(map_ids);
-  uint32_t length = sizeof info;
-  if (bpf_obj_get_info_by_fd(program_fd, &info, &length) != 0) {
-    return make_error("cannot read the attached XDP program: {}", std::strerror(errno));
-  }
-  Program program;
-  program.name = info.name;
-  for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 16); ++i) {
-    const int map = bpf_map_get_fd_by_id(map_ids[i]);
-    if (map < 0) continue;
-    bpf_map_info map_info{};
-    uint32_t map_length = sizeof map_info;
-    if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0) {
-      if (std::strcmp(map_info.name, ECLB_STEER_L4_MAP) == 0 && program.l4_map < 0) {
-        program.l4_map = map;
-        continue;
-      }
-      if (std::strcmp(map_info.name, ECLB_STEER_ADDRESS_MAP) == 0 && program.address_map < 0) {
-        program.address_map = map;
-        continue;
-      }
-    }
-    close(map);
-  }
-  return program;
-}
 
 std::string interface_name(unsigned if_index) {
   char name[IF_NAMESIZE] = {};
@@ -151,7 +107,7 @@ Result<AfXdpInterface> AfXdpInterface::take_over(unsigned if_index, const std::s
     return make_error("interface {} has XDP program(s) attached that eclb cannot take over (mode {}): detach them "
                       "(ip link set dev {} xdp off) or use another interface", name, query.attach_mode, name);
   }
-  auto program = inspect(program_fd);
+  auto program = inspect_xdp_program(program_fd);
   if (program && !program->steering() && program->name == kDefaultXskProgram) {
     program->close_maps();
     close(program_fd);  // the PMD's default program (no xdp_prog=): libxdp reuses it as it is

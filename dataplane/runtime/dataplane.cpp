@@ -53,14 +53,14 @@ void copy_prefix_address(const std::optional<IpPrefix>& prefix, uint8_t* out, ui
 }
 
 // The fullnat source addresses of a port: the configured pool, or the port's own address.
-std::vector<IpAddress> nat_pool(const ctl::DataplanePortConfig& config, bool ipv6) {
+std::vector<IpAddress> nat_pool(const DataplanePortConfig& config, bool ipv6) {
   std::vector<IpAddress> pool = ipv6 ? config.nat_ipv6 : config.nat_ipv4;
   const auto& own = ipv6 ? config.ipv6 : config.ipv4;
   if (pool.empty() && own) pool.push_back(own->address);
   return pool;
 }
 
-void configure_nat(WorkerPort& port, const ctl::DataplanePortConfig& config) {
+void configure_nat(WorkerPort& port, const DataplanePortConfig& config) {
   for (bool ipv6 : {false, true}) {
     const auto pool = nat_pool(config, ipv6);
     for (size_t i = 0; i < pool.size() && i < kMaxNatAddresses; ++i) {
@@ -77,7 +77,7 @@ void configure_nat(WorkerPort& port, const ctl::DataplanePortConfig& config) {
 Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& options, const std::atomic<bool>& stop) {
   std::unique_ptr<Dataplane> dp(new Dataplane());
   dp->options_ = options;
-  const ctl::DataplaneConfig& config = options.dataplane;
+  const DataplaneConfig& config = options.dataplane;
 
   unsigned lcore = 0;
   RTE_LCORE_FOREACH_WORKER(lcore) { dp->worker_lcores_.push_back(lcore); }
@@ -118,7 +118,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
   if (dp->pool_ == nullptr) {
     return make_error("cannot allocate {} mbufs: {} (hugepages reserved?)", mbufs, rte_strerror(rte_errno));
   }
-  for (const ctl::DataplanePortConfig& port_config : config.ports) {
+  for (const DataplanePortConfig& port_config : config.ports) {
     // An af_xdp interface left with our steering program by a killed run is taken over
     // before the PMD attaches its own (it refuses while one is attached).
     rte_eth_dev_info info{};
@@ -172,7 +172,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
 
   std::vector<SlowPathPort> slow_ports;
   for (size_t p = 0; p < dp->ports_.size(); ++p) {
-    const ctl::DataplanePortConfig& port_config = config.ports[p];
+    const DataplanePortConfig& port_config = config.ports[p];
     SlowPathPort slow;
     slow.port_id = dp->ports_[p].port_id;
     std::memcpy(slow.mac, dp->ports_[p].mac, 6);
@@ -215,7 +215,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     launch->clock = clock;
     launch->link_up = dp->link_up_.get();
     for (size_t p = 0; p < dp->ports_.size(); ++p) {
-      const ctl::DataplanePortConfig& port_config = config.ports[p];
+      const DataplanePortConfig& port_config = config.ports[p];
       WorkerPort port;
       port.port_id = dp->ports_[p].port_id;
       port.queue_id = w;
@@ -351,7 +351,7 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
 }
 
 Result<std::optional<XdpSteering>> Dataplane::start_steering(const PortInfo& port,
-                                                             const ctl::DataplanePortConfig& config) {
+                                                             const DataplanePortConfig& config) {
   std::vector<IpAddress> local = nat_pool(config, false);
   for (const IpAddress& address : nat_pool(config, true)) local.push_back(address);
   if (config.ipv4) local.push_back(config.ipv4->address);

@@ -59,7 +59,7 @@ class Dataplane {
   std::vector<std::unique_ptr<WorkerLaunch>> launches_;
   // The steering maps of an af_xdp port's program, filled from the current tables
   // (nullopt: the PMD's default program, no steering).
-  Result<std::optional<XdpSteering>> start_steering(const PortInfo& port, const ctl::DataplanePortConfig& config);
+  Result<std::optional<XdpSteering>> start_steering(const PortInfo& port, const DataplanePortConfig& config);
   void sync_steering();
   void publish_slow_path_counters() noexcept;
   std::unique_ptr<SlowPath> slow_path_;

@@ -3,12 +3,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "control/core/config_loader.h"
+#include "config/config_loader.h"
 
 namespace eclb::dp {
 
-Result<ctl::DataplanePortConfig> parse_port_spec(const std::string& spec) {
-  ctl::DataplanePortConfig port;
+Result<DataplanePortConfig> parse_port_spec(const std::string& spec) {
+  DataplanePortConfig port;
   size_t start = 0;
   bool first = true;
   while (start <= spec.size()) {
@@ -41,7 +41,7 @@ Result<ctl::DataplanePortConfig> parse_port_spec(const std::string& spec) {
       if (at == std::string::npos) return make_error("--port \"{}\": neighbour=ADDRESS@MAC", spec);
       auto address = IpAddress::parse(value.substr(0, at));
       if (!address) return make_error("--port \"{}\": {}", spec, address.error().message);
-      auto mac = ctl::parse_mac(value.substr(at + 1));
+      auto mac = parse_mac(value.substr(at + 1));
       if (!mac) return make_error("--port \"{}\": {}", spec, mac.error().message);
       port.static_neighbours.emplace_back(*address, *mac);
     } else if (key == "nat") {  // nat=ADDRESS, repeatable
@@ -98,7 +98,7 @@ Result<DataplaneOptions> parse_options(int argc, char** argv) {
 
   DataplaneOptions options;
   if (!config_path.empty()) {
-    auto config = ctl::load_config_file(config_path);
+    auto config = load_config_file(config_path);
     if (!config) return std::move(config).error();
     options.segment = config->tables.segment;
     options.dataplane = config->dataplane;

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 
 namespace eclb::dp {
 
 struct DataplaneOptions {
   std::string segment = "/dev/shm/eclb-tables";
-  ctl::DataplaneConfig dataplane;
+  DataplaneConfig dataplane;
   std::string log_level = "info";
 };
 
@@ -22,6 +22,6 @@ struct DataplaneOptions {
 Result<DataplaneOptions> parse_options(int argc, char** argv);
 
 // "0,ipv4=10.0.0.2/24,ipv6=2001:db8::2/64,gateway_ipv4=10.0.0.1,gateway_ipv6=...,mtu=1500"
-Result<ctl::DataplanePortConfig> parse_port_spec(const std::string& spec);
+Result<DataplanePortConfig> parse_port_spec(const std::string& spec);
 
 }  // namespace eclb::dp

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/abi/stats_region.h"
+#include "abi/stats_region.h"
 
 namespace eclb::dp {
 

@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "dataplane/abi/rss.h"
+#include "abi/rss.h"
 
 namespace eclb::dp {
 

@@ -11,9 +11,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "common/flow_reader.h"
 #include "common/shared_atomic.h"
-#include "common/stats_reader.h"
 #include "common/table_reader.h"
 
 namespace eclb::dp {
@@ -54,11 +52,8 @@ Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores
   auto file = MappedFile::create(path, bytes);
   if (!file) return std::move(file).context("stats region");
   abi::StatsHeader header{};
-  header.magic = abi::kStatsRegionMagic;
-  header.abi_major = abi::kStatsAbiMajor;
-  header.abi_minor = abi::kStatsAbiMinor;
-  header.header_bytes = sizeof header;
-  header.region_bytes = bytes;
+  header.prologue = abi::make_prologue(abi::kStatsRegionMagic, abi::kStatsAbiMajor, abi::kStatsAbiMinor,
+                                       sizeof header, bytes);
   header.lcore_count = lcores;
   header.max_vips = max_vips;
   header.max_backends = max_backends;
@@ -69,10 +64,10 @@ Result<StatsRegion> StatsRegion::create(const std::string& path, uint32_t lcores
   header.port_offset = port_offset;
   header.port_count = ports;
   header.port_bytes = sizeof(abi::PortStats);
-  header.checksum = stats_header_checksum(header);
-  header.generation = unix_now_ns();
+  header.prologue.checksum = abi::stats_header_checksum(header);
+  header.prologue.generation = unix_now_ns();
   header.dataplane_pid = static_cast<uint64_t>(getpid());
-  header.heartbeat_unix_ns = header.generation;
+  header.heartbeat_unix_ns = header.prologue.generation;
   std::memcpy(file->data(), &header, sizeof header);
   StatsRegion region;
   region.file_ = std::move(*file);
@@ -128,8 +123,8 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
     abi::FlowRegionHeader header;
     if (existing->size() >= sizeof header) {
       std::memcpy(&header, existing->data(), sizeof header);
-      const bool valid = header.magic == abi::kFlowRegionMagic && header.abi_major == abi::kFlowAbiMajor &&
-                         header.checksum == flow_header_checksum(header) && header.region_bytes <= existing->size();
+      const bool valid = abi::check_prologue(header.prologue, abi::kFlowRegionMagic, abi::kFlowAbiMajor, sizeof header,
+                                             abi::flow_header_checksum(header), existing->size()) == abi::PrologueCheck::kOk;
       if (valid && header.owner_pid != 0 && !reader_process_gone(static_cast<uint32_t>(header.owner_pid)) &&
           header.owner_pid != pid) {
         return make_error("flow region {} is in use by eclb-dataplane pid {}", path, header.owner_pid);
@@ -138,7 +133,7 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
           header.worker_bytes == worker_bytes) {
         auto* live = reinterpret_cast<abi::FlowRegionHeader*>(existing->data());
         store_relaxed(&live->owner_pid, pid);
-        store_relaxed(&live->generation, live->generation + 1);
+        store_relaxed(&live->prologue.generation, live->prologue.generation + 1);
         region.file_ = std::move(*existing);
         region.adopted_ = true;
         return region;
@@ -149,11 +144,8 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
   auto file = MappedFile::create(path, bytes);
   if (!file) return std::move(file).context("flow region (hugepages reserved and free?)");
   abi::FlowRegionHeader header{};
-  header.magic = abi::kFlowRegionMagic;
-  header.abi_major = abi::kFlowAbiMajor;
-  header.abi_minor = abi::kFlowAbiMinor;
-  header.header_bytes = sizeof header;
-  header.region_bytes = bytes;
+  header.prologue = abi::make_prologue(abi::kFlowRegionMagic, abi::kFlowAbiMajor, abi::kFlowAbiMinor, sizeof header,
+                                       bytes);
   header.worker_count = workers;
   header.bucket_count = buckets;
   header.worker_offset = offset;
@@ -161,8 +153,8 @@ Result<FlowRegion> FlowRegion::open(const std::string& path, uint32_t workers, u
   header.created_unix_ns = unix_now_ns();
   header.neighbour_offset = neighbour_offset;
   header.neighbour_capacity = kNeighbourCacheEntries;
-  header.checksum = flow_header_checksum(header);
-  header.generation = 1;
+  header.prologue.checksum = abi::flow_header_checksum(header);
+  header.prologue.generation = 1;
   header.owner_pid = pid;
   std::memcpy(file->data(), &header, sizeof header);
   region.file_ = std::move(*file);
@@ -193,7 +185,7 @@ uint64_t FlowRegion::entries() const noexcept {
 
 std::span<abi::FlowNeighbour> FlowRegion::neighbours() const noexcept {
   const abi::FlowRegionHeader& h = header();
-  if (h.abi_minor < 2 || h.neighbour_capacity == 0 || h.neighbour_offset < sizeof h ||
+  if (h.prologue.abi_minor < 2 || h.neighbour_capacity == 0 || h.neighbour_offset < sizeof h ||
       h.neighbour_offset + uint64_t{h.neighbour_capacity} * sizeof(abi::FlowNeighbour) > h.worker_offset) {
     return {};  // a region made by an older run: no cache
   }

@@ -9,8 +9,8 @@
 
 #include "common/mapped_file.h"
 #include "common/result.h"
-#include "dataplane/abi/flow_region.h"
-#include "dataplane/abi/stats_region.h"
+#include "abi/flow_region.h"
+#include "abi/stats_region.h"
 #include "dataplane/fastpath/flow_table.h"
 #include "dataplane/fastpath/worker.h"
 

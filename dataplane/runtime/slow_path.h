@@ -18,7 +18,7 @@
 
 #include "common/ip_address.h"
 #include "common/table_view.h"
-#include "dataplane/abi/flow_region.h"
+#include "abi/flow_region.h"
 #include "dataplane/fastpath/neighbour_table.h"
 
 namespace eclb::dp {

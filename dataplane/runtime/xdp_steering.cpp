@@ -48,6 +48,41 @@ Result<void> apply(int fd, std::map<std::string, std::string>& current, const st
 
 }  // namespace
 
+void XdpProgramInfo::close_maps() noexcept {
+  if (l4_map >= 0) close(l4_map);
+  if (address_map >= 0) close(address_map);
+  l4_map = address_map = -1;
+}
+
+Result<XdpProgramInfo> inspect_xdp_program(int program_fd) {
+  uint32_t map_ids[16] = {};
+  bpf_prog_info info{};
+  info.nr_map_ids = 16;
+  info.map_ids = reinterpret_cast<uint64_t>(map_ids);
+  uint32_t length = sizeof info;
+  if (bpf_obj_get_info_by_fd(program_fd, &info, &length) != 0) return make_error("info: {}", std::strerror(errno));
+  XdpProgramInfo program;
+  program.name = info.name;
+  for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 16); ++i) {
+    const int map = bpf_map_get_fd_by_id(map_ids[i]);
+    if (map < 0) continue;
+    bpf_map_info map_info{};
+    uint32_t map_length = sizeof map_info;
+    if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0) {
+      if (std::strcmp(map_info.name, ECLB_STEER_L4_MAP) == 0 && program.l4_map < 0) {
+        program.l4_map = map;
+        continue;
+      }
+      if (std::strcmp(map_info.name, ECLB_STEER_ADDRESS_MAP) == 0 && program.address_map < 0) {
+        program.address_map = map;
+        continue;
+      }
+    }
+    close(map);
+  }
+  return program;
+}
+
 Result<std::optional<XdpSteering>> XdpSteering::find(unsigned if_index, std::vector<IpAddress> local_addresses) {
   uint32_t program_id = 0;
   if (bpf_xdp_query_id(static_cast<int>(if_index), 0, &program_id) != 0 || program_id == 0) {
@@ -55,40 +90,18 @@ Result<std::optional<XdpSteering>> XdpSteering::find(unsigned if_index, std::vec
   }
   const int program = bpf_prog_get_fd_by_id(program_id);
   if (program < 0) return make_error("XDP program {}: {}", program_id, std::strerror(errno));
-  uint32_t map_ids[16] = {};
-  bpf_prog_info info{};
-  info.nr_map_ids = 16;
-  info.map_ids = reinterpret_cast<uint64_t>(map_ids);
-  uint32_t length = sizeof info;
-  if (bpf_obj_get_info_by_fd(program, &info, &length) != 0) {
+  auto inspected = inspect_xdp_program(program);
+  if (!inspected) {
     close(program);
-    return make_error("XDP program {}: info: {}", program_id, std::strerror(errno));
+    return make_error("XDP program {}: {}", program_id, inspected.error().message);
   }
-  int l4 = -1, addresses = -1;
-  for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 16); ++i) {
-    const int map = bpf_map_get_fd_by_id(map_ids[i]);
-    if (map < 0) continue;
-    bpf_map_info map_info{};
-    uint32_t map_length = sizeof map_info;
-    if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0) {
-      if (std::strcmp(map_info.name, ECLB_STEER_L4_MAP) == 0 && l4 < 0) {
-        l4 = map;
-        continue;
-      }
-      if (std::strcmp(map_info.name, ECLB_STEER_ADDRESS_MAP) == 0 && addresses < 0) {
-        addresses = map;
-        continue;
-      }
-    }
-    close(map);
-  }
-  if (l4 < 0 || addresses < 0) {
-    if (l4 >= 0) close(l4);
-    if (addresses >= 0) close(addresses);
+  if (!inspected->steering()) {
+    inspected->close_maps();
     close(program);
     return std::optional<XdpSteering>();
   }
-  return std::optional<XdpSteering>(XdpSteering(program, l4, addresses, std::move(local_addresses)));
+  return std::optional<XdpSteering>(
+      XdpSteering(program, inspected->l4_map, inspected->address_map, std::move(local_addresses)));
 }
 
 XdpSteering::XdpSteering(XdpSteering&& other) noexcept

@@ -22,6 +22,17 @@
 
 namespace eclb::dp {
 
+// An XDP program's name and, when it is eclb's steering program, its two maps (by name;
+// descriptors the caller closes).
+struct XdpProgramInfo {
+  std::string name;
+  int l4_map = -1;
+  int address_map = -1;
+  bool steering() const noexcept { return l4_map >= 0 && address_map >= 0; }
+  void close_maps() noexcept;
+};
+Result<XdpProgramInfo> inspect_xdp_program(int program_fd);
+
 class XdpSteering {
  public:
   // The steering maps of the XDP program attached to `if_index`; nullopt when the

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "control/core/config_loader.h"
+#include "config/config_loader.h"
 #include "control/core/maglev_digest.h"
 #include "control/core/maglev_table.h"
 #include "control/core/table_planner.h"

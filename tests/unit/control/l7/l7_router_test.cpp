@@ -9,7 +9,7 @@
 #include <map>
 
 #include "control/core/maglev_table.h"
-#include "dataplane/abi/flow_hash.h"
+#include "abi/flow_hash.h"
 
 namespace eclb::ctl {
 namespace {

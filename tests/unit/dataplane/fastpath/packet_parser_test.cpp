@@ -149,7 +149,7 @@ TEST(PacketParserTest, FragmentsCarryNoPorts) {
 
 TEST(PacketParserTest, FlowHashMatchesTheDocumentedDefinition) {
   // Values from an independent implementation: Python xxhash.xxh3_64 over the documented
-  // key bytes (dataplane/abi/flow_hash.h).
+  // key bytes (abi/flow_hash.h).
   PacketView view;
   ASSERT_EQ(parse(build_frame(FrameSpec{}), view).kind, PacketKind::kIpv4);
   EXPECT_EQ(abi::flow_hash(view.key, 0x1234), 0xc22c08620123a1d4ULL);

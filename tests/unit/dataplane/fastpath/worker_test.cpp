@@ -11,7 +11,7 @@
 #include <map>
 
 #include "control/core/maglev_table.h"
-#include "dataplane/abi/rss.h"
+#include "abi/rss.h"
 #include "control/publish/table_writer.h"
 #include "tests/unit/support/dpdk_test_env.h"
 #include "tests/unit/support/packet_builder.h"
@@ -466,8 +466,9 @@ class FullNatTest : public WorkerTest {
   }
 
   // The backend's reply to a translated frame `out`: addresses and ports swapped.
-  static std::vector<uint8_t> reply_to(const std::vector<uint8_t>& out, uint8_t flags = 0x12) {
+  static std::vector<uint8_t> reply_to(const std::vector<uint8_t>& out, uint8_t flags = 0x12, uint8_t protocol = 6) {
     FrameSpec spec;
+    spec.protocol = protocol;
     char address[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, out.data() + 30, address, sizeof address);
     spec.src = address;
@@ -628,25 +629,11 @@ class NatPortReuseTest : public FullNatTest, public ::testing::WithParamInterfac
     if (protocol == abi::L4Protocol::kUdp) spec.protocol = 17;
     const auto out = send_frame(build_frame(spec));
     if (out.empty()) return false;
-    const auto reply = protocol == abi::L4Protocol::kUdp ? udp_reply_to(out) : reply_to(out);
+    const auto reply = protocol == abi::L4Protocol::kUdp ? reply_to(out, 0, 17) : reply_to(out);
     const bool translated = !send_frame(reply).empty();
     if (protocol == abi::L4Protocol::kTcp) send_frame(build_frame(client(p, 0x10)));
     return translated;
   }
-  static std::vector<uint8_t> udp_reply_to(const std::vector<uint8_t>& out) {
-    FrameSpec spec;
-    char address[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, out.data() + 30, address, sizeof address);
-    spec.src = address;
-    inet_ntop(AF_INET, out.data() + 26, address, sizeof address);
-    spec.dst = address;
-    spec.protocol = 17;
-    spec.src_port = static_cast<uint16_t>(out[36] << 8 | out[37]);
-    spec.dst_port = static_cast<uint16_t>(out[34] << 8 | out[35]);
-    spec.payload = {'o', 'k'};
-    return build_frame(spec);
-  }
-
   void two_rounds(abi::L4Protocol protocol, uint32_t idle_s) {
     port_.nat_port_first = 40000;
     port_.nat_port_last = 40063;  // 64 local ports

@@ -25,9 +25,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <type_traits>
 
-#include "dataplane/abi/table_region.h"
+#include "abi/region_prologue.h"
+#include "abi/table_region.h"
 
 namespace eclb::abi {
 
@@ -47,13 +49,9 @@ enum class FlowState : uint8_t {
 };
 
 struct FlowRegionHeader {
-  uint64_t magic;
-  uint16_t abi_major;
-  uint16_t abi_minor;
-  uint32_t header_bytes;
-  uint64_t region_bytes;
-  uint64_t generation;        // atomic; bumped by every dataplane run that attaches
-  uint64_t checksum;          // XXH3-64 of the header with atomic fields as zero
+  // magic kFlowRegionMagic; generation: bumped by every dataplane run that attaches;
+  // checksum: with owner_pid also taken as zero.
+  RegionPrologue prologue;
   uint32_t worker_count;
   uint32_t bucket_count;      // per worker, a power of two
   uint64_t worker_offset;     // first worker block
@@ -124,7 +122,7 @@ struct alignas(64) NatReverseEntry {
 };
 
 static_assert(std::is_standard_layout_v<FlowRegionHeader> && sizeof(FlowRegionHeader) == 128);
-static_assert(offsetof(FlowRegionHeader, generation) == 24);
+static_assert(offsetof(FlowRegionHeader, prologue) == 0);
 static_assert(offsetof(FlowRegionHeader, worker_count) == 40);
 static_assert(offsetof(FlowRegionHeader, bucket_count) == 44);
 static_assert(offsetof(FlowRegionHeader, worker_offset) == 48);
@@ -163,6 +161,12 @@ constexpr uint64_t flow_table_bytes(uint32_t bucket_count) {
 // A worker's block: header, flow table, NAT table.
 constexpr uint64_t flow_worker_bytes(uint32_t bucket_count) {
   return sizeof(FlowWorkerHeader) + 2 * flow_table_bytes(bucket_count);
+}
+
+// The flow region's header checksum (RegionPrologue::checksum).
+inline uint64_t flow_header_checksum(const FlowRegionHeader& header) noexcept {
+  constexpr FieldSpan kAtomic[] = {{offsetof(FlowRegionHeader, owner_pid), 8}};
+  return header_checksum(&header, sizeof header, kAtomic, std::size(kAtomic));
 }
 
 }  // namespace eclb::abi

@@ -21,9 +21,9 @@
 #include <string>
 
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 
-namespace eclb::ctl {
+namespace eclb {
 
 // KEY=VALUE lines; '#' comments, blank lines, an optional "export " and matching quotes
 // around the value are allowed. Errors name the file and line.
@@ -33,4 +33,4 @@ Result<std::map<std::string, std::string>> read_env_file(const std::string& path
 Result<Config> config_from_env(const std::map<std::string, std::string>& env, const std::string& source,
                                Config base);
 
-}  // namespace eclb::ctl
+}  // namespace eclb

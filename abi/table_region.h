@@ -33,7 +33,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <type_traits>
+
+#include "abi/region_prologue.h"
 
 namespace eclb::abi {
 
@@ -62,14 +65,9 @@ enum class BackendState : uint8_t { kUp = 1, kDown = 2, kDrained = 3 };
 enum class ReaderState : uint32_t { kFree = 0, kActive = 1, kEvicted = 2 };
 
 struct RegionHeader {
-  uint64_t magic;             // kTableRegionMagic
-  uint16_t abi_major;         // a reader rejects any major it does not know
-  uint16_t abi_minor;         // appended fields bump minor
-  uint32_t header_bytes;      // sizeof(RegionHeader)
-  uint64_t region_bytes;      // size of the whole mapping (file size)
-  uint64_t generation;        // atomic; last published generation, 0 = nothing yet
-  uint64_t checksum;          // XXH3-64 of this header with generation, checksum, retired,
-                              // writer_pid, publish_unix_ns, next_incarnation taken as zero
+  // magic kTableRegionMagic; generation: the last published, 0 = nothing yet; checksum:
+  // with retired, writer_pid, publish_unix_ns and next_incarnation also taken as zero.
+  RegionPrologue prologue;
   uint32_t copy_count;        // kTableCopies
   uint32_t max_vips;
   uint32_t max_backends;      // backend entries per copy (members of all VIPs)
@@ -154,13 +152,7 @@ inline constexpr uint64_t kCopyChecksumStart = 16;  // after generation and chec
 
 static_assert(std::is_standard_layout_v<RegionHeader> && std::is_trivially_copyable_v<RegionHeader>);
 static_assert(sizeof(RegionHeader) == 128);
-static_assert(offsetof(RegionHeader, magic) == 0);
-static_assert(offsetof(RegionHeader, abi_major) == 8);
-static_assert(offsetof(RegionHeader, abi_minor) == 10);
-static_assert(offsetof(RegionHeader, header_bytes) == 12);
-static_assert(offsetof(RegionHeader, region_bytes) == 16);
-static_assert(offsetof(RegionHeader, generation) == 24);
-static_assert(offsetof(RegionHeader, checksum) == 32);
+static_assert(offsetof(RegionHeader, prologue) == 0);
 static_assert(offsetof(RegionHeader, copy_count) == 40);
 static_assert(offsetof(RegionHeader, max_vips) == 44);
 static_assert(offsetof(RegionHeader, max_backends) == 48);
@@ -243,6 +235,15 @@ inline uint64_t vip_key_hash(const uint8_t (&address)[16], uint16_t port, L4Prot
   h ^= h >> 29;
   h *= 0xBF58476D1CE4E5B9ULL;
   return h ^ (h >> 32);
+}
+
+// The table region's header checksum (RegionPrologue::checksum).
+inline uint64_t table_header_checksum(const RegionHeader& header) noexcept {
+  constexpr FieldSpan kAtomic[] = {{offsetof(RegionHeader, retired), 4},
+                                   {offsetof(RegionHeader, writer_pid), 8},
+                                   {offsetof(RegionHeader, publish_unix_ns), 8},
+                                   {offsetof(RegionHeader, next_incarnation), 8}};
+  return header_checksum(&header, sizeof header, kAtomic, std::size(kAtomic));
 }
 
 }  // namespace eclb::abi

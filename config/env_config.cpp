@@ -1,5 +1,5 @@
 // environment.env parsing and translation (see env_config.h).
-#include "control/core/env_config.h"
+#include "config/env_config.h"
 
 #include <netdb.h>
 
@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-namespace eclb::ctl {
+namespace eclb {
 namespace {
 
 std::string trim(const std::string& text) {
@@ -138,4 +138,4 @@ Result<Config> config_from_env(const std::map<std::string, std::string>& env, co
   return base;
 }
 
-}  // namespace eclb::ctl
+}  // namespace eclb

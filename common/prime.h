@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace eclb::ctl {
+namespace eclb {
 
 constexpr bool is_prime(uint64_t n) noexcept {
   if (n < 2) return false;
@@ -16,4 +16,4 @@ constexpr bool is_prime(uint64_t n) noexcept {
   return true;
 }
 
-}  // namespace eclb::ctl
+}  // namespace eclb

@@ -7,13 +7,13 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "control/core/config.h"
+#include "config/config.h"
 
-namespace eclb::ctl {
+namespace eclb {
 
 // Reads and validates `path`.
 Result<Config> load_config_file(const std::string& path);
 // Parses and validates YAML text; `source` names it in messages.
 Result<Config> parse_config(std::string_view text, const std::string& source);
 
-}  // namespace eclb::ctl
+}  // namespace eclb

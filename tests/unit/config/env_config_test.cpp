@@ -1,15 +1,15 @@
 // environment.env input: the nginx image's GATEWAY_LIST and DNS_NAME become a pool and a VIP.
-#include "control/core/env_config.h"
+#include "config/env_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "control/core/config_loader.h"
+#include "config/config_loader.h"
 #include "tests/unit/support/temp_dir.h"
 
-namespace eclb::ctl {
+namespace eclb {
 namespace {
 
 using ::testing::HasSubstr;
@@ -133,4 +133,4 @@ TEST(EnvConfigTest, NonTlsL7ModeAndCertificateErrors) {
 }
 
 }  // namespace
-}  // namespace eclb::ctl
+}  // namespace eclb

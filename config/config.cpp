@@ -1,7 +1,7 @@
 // Names of config enums, shared by messages, eclbctl and the loader.
-#include "control/core/config.h"
+#include "config/config.h"
 
-namespace eclb::ctl {
+namespace eclb {
 
 const PoolConfig* Config::find_pool(const std::string& name) const {
   for (const PoolConfig& pool : pools) {
@@ -65,4 +65,4 @@ std::string_view to_string(abi::BackendState state) {
   return "unknown";
 }
 
-}  // namespace eclb::ctl
+}  // namespace eclb

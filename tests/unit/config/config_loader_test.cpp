@@ -1,11 +1,11 @@
 // Config loading: the examples stay valid; every error names file, line and field.
-#include "control/core/config_loader.h"
-#include "control/core/env_config.h"
+#include "config/config_loader.h"
+#include "config/env_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace eclb::ctl {
+namespace eclb {
 namespace {
 
 using ::testing::HasSubstr;
@@ -177,4 +177,4 @@ TEST(ConfigLoaderTest, TheExampleEnvironmentFileWorks) {
 }
 
 }  // namespace
-}  // namespace eclb::ctl
+}  // namespace eclb

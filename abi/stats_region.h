@@ -11,9 +11,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <type_traits>
 
-#include "dataplane/abi/drop_reason.h"
+#include "abi/drop_reason.h"
+#include "abi/region_prologue.h"
 
 namespace eclb::abi {
 
@@ -23,13 +25,9 @@ inline constexpr uint16_t kStatsAbiMinor = 2;  // 1: exception_packets, drop exc
 inline constexpr uint32_t kMaxPortXstats = 256;
 
 struct StatsHeader {
-  uint64_t magic;
-  uint16_t abi_major;
-  uint16_t abi_minor;
-  uint32_t header_bytes;
-  uint64_t region_bytes;
-  uint64_t generation;         // atomic; start time (unix ns) of the run writing the counters
-  uint64_t checksum;           // XXH3-64 of the header with the atomic fields as zero
+  // magic kStatsRegionMagic; generation: start time (unix ns) of the run writing the
+  // counters; checksum: with dataplane_pid and heartbeat_unix_ns also taken as zero.
+  RegionPrologue prologue;
   uint32_t lcore_count;        // worker lcores
   uint32_t max_vips;
   uint32_t max_backends;
@@ -119,8 +117,7 @@ struct BackendStats {
 };
 
 static_assert(std::is_standard_layout_v<StatsHeader> && sizeof(StatsHeader) == 128);
-static_assert(offsetof(StatsHeader, generation) == 24);
-static_assert(offsetof(StatsHeader, checksum) == 32);
+static_assert(offsetof(StatsHeader, prologue) == 0);
 static_assert(offsetof(StatsHeader, lcore_count) == 40);
 static_assert(offsetof(StatsHeader, lcore_offset) == 56);
 static_assert(offsetof(StatsHeader, lcore_bytes) == 64);
@@ -149,6 +146,12 @@ constexpr uint64_t stats_lcore_bytes(uint32_t max_vips, uint32_t max_backends) {
   const uint64_t bytes = sizeof(LcoreStats) + uint64_t{max_vips} * sizeof(VipStats) +
                          uint64_t{max_backends} * sizeof(BackendStats);
   return (bytes + 63) / 64 * 64;
+}
+
+// The stats region's header checksum (RegionPrologue::checksum).
+inline uint64_t stats_header_checksum(const StatsHeader& header) noexcept {
+  constexpr FieldSpan kAtomic[] = {{offsetof(StatsHeader, dataplane_pid), 8}, {offsetof(StatsHeader, heartbeat_unix_ns), 8}};
+  return header_checksum(&header, sizeof header, kAtomic, std::size(kAtomic));
 }
 
 }  // namespace eclb::abi

@@ -18,7 +18,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 
 namespace eclb::abi {
 

@@ -12,9 +12,9 @@
 #include "common/ip_address.h"
 #include "common/result.h"
 #include "common/table_layout.h"
-#include "dataplane/abi/table_region.h"
+#include "abi/table_region.h"
 
-namespace eclb::ctl {
+namespace eclb {
 
 struct BackendConfig {
   std::string name;  // defaults to the endpoint text
@@ -90,7 +90,7 @@ struct VipConfig {
 struct TablesConfig {
   std::string segment = "/dev/shm/eclb-tables";
   TableCapacity capacity;
-  // Seed of the flow hash (dataplane/abi/flow_hash.h). The same on every host of a
+  // Seed of the flow hash (abi/flow_hash.h). The same on every host of a
   // deployment, never random per process: it decides which backend a flow maps to.
   uint64_t flow_hash_seed = 0x65636c622d666c77ULL;  // "eclb-flw"
 };
@@ -161,4 +161,4 @@ std::string_view to_string(abi::L4Protocol protocol);
 std::string_view to_string(abi::BackendState state);
 std::string_view to_string(HealthCheckConfig::Kind kind);
 
-}  // namespace eclb::ctl
+}  // namespace eclb
