@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "abi/admin_protocol.h"
+
 namespace eclb::ctl::cli {
 
 Result<nlohmann::json> admin_request(const std::string& socket_path, const nlohmann::json& request) {
@@ -46,7 +48,9 @@ Result<nlohmann::json> admin_request(const std::string& socket_path, const nlohm
   close(fd);
   try {
     nlohmann::json parsed = nlohmann::json::parse(answer);
-    if (!parsed.value("ok", false)) return make_error("{}", parsed.value("error", std::string("request failed")));
+    if (!parsed.value(abi::admin::kOk, false)) {
+      return make_error("{}", parsed.value(abi::admin::kError, std::string("request failed")));
+    }
     return parsed;
   } catch (const nlohmann::json::exception&) {
     return make_error("eclb-control sent no valid answer");
@@ -66,10 +70,10 @@ Result<uint64_t> parse_duration_ms(const std::string& text) {
 }
 
 std::string render_health(const nlohmann::json& answer, bool json) {
-  if (json) return answer["backends"].dump(2) + "\n";
+  if (json) return answer[abi::admin::kBackends].dump(2) + "\n";
   std::string out = fmt::format("{:<16} {:<12} {:<24} {:<6} {:<8} {:>6} {:<10} {:>7} {:>10}  {}\n", "POOL", "NAME",
                                 "ADDRESS", "HEALTH", "DRAINED", "WEIGHT", "CHECK", "CHECKS", "LATENCY", "LAST");
-  for (const auto& b : answer["backends"]) {
+  for (const auto& b : answer[abi::admin::kBackends]) {
     out += fmt::format("{:<16} {:<12} {:<24} {:<6} {:<8} {:>6} {:<10} {:>7} {:>8.1f}ms  {}\n",
                        b["pool"].get<std::string>(), b["name"].get<std::string>(), b["address"].get<std::string>(),
                        b["health"].get<std::string>(), b["drained"].get<bool>() ? "yes" : "no", b["weight"].get<uint32_t>(),

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "abi/admin_protocol.h"
 #include "common/table_segment.h"
 #include "control/cli/admin_client.h"
 #include "control/cli/dataplane_commands.h"
@@ -29,6 +30,8 @@ int fail(const std::string& message) {
 }
 
 }  // namespace
+
+namespace protocol = eclb::abi::admin;
 
 int main(int argc, char** argv) {
   CLI::App app{"eclbctl: inspect and operate an eclb balancer"};
@@ -97,18 +100,20 @@ int main(int argc, char** argv) {
   const auto admin = [&](const nlohmann::json& request) -> int {
     auto answer = eclb::ctl::cli::admin_request(admin_path, request);
     if (!answer) return fail(answer.error().message);
-    if (request["command"] == "health") {
+    if (request[protocol::kCommand] == protocol::kHealth) {
       fmt::print("{}", eclb::ctl::cli::render_health(*answer, json));
     } else if (json) {
       fmt::print("{}\n", answer->dump(2));
     } else {
-      fmt::print("{}: {}, table generation {}\n", request["command"].get<std::string>(),
-                 (*answer)["published"].get<bool>() ? "published" : "no change", (*answer)["generation"].get<uint64_t>());
+      fmt::print("{}: {}, table generation {}\n", request[protocol::kCommand].get<std::string>(),
+                 (*answer)[protocol::kPublished].get<bool>() ? "published" : "no change", (*answer)[protocol::kGeneration].get<uint64_t>());
     }
     return 0;
   };
   if (drain_command->parsed() || undrain_command->parsed()) {
-    return admin({{"command", drain_command->parsed() ? "drain" : "undrain"}, {"backend", backend}, {"pool", pool}});
+    return admin({{protocol::kCommand, drain_command->parsed() ? protocol::kDrain : protocol::kUndrain},
+                  {protocol::kBackend, backend},
+                  {protocol::kPool, pool}});
   }
   if (weight_command->parsed()) {
     uint64_t ramp_ms = 0;
@@ -117,10 +122,14 @@ int main(int argc, char** argv) {
       if (!parsed) return fail(parsed.error().message);
       ramp_ms = *parsed;
     }
-    return admin({{"command", "weight"}, {"backend", backend}, {"pool", pool}, {"weight", weight}, {"ramp_ms", ramp_ms}});
+    return admin({{protocol::kCommand, protocol::kWeight},
+                  {protocol::kBackend, backend},
+                  {protocol::kPool, pool},
+                  {protocol::kWeightValue, weight},
+                  {protocol::kRampMs, ramp_ms}});
   }
-  if (reload_command->parsed()) return admin({{"command", "reload"}});
-  if (health_command->parsed()) return admin({{"command", "health"}});
+  if (reload_command->parsed()) return admin({{protocol::kCommand, protocol::kReload}});
+  if (health_command->parsed()) return admin({{protocol::kCommand, protocol::kHealth}});
   if (what_if_command->parsed() && remove.empty() && add.empty()) return fail("what-if needs --remove or --add");
 
   if (stats_command->parsed()) {

@@ -1,12 +1,13 @@
-// ControlDaemon: eclb-control. Loads the config (YAML, or the nginx image's
+// ControlDaemon: eclb-control's core. Loads the config (YAML, or the nginx image's
 // environment.env over an optional base YAML), runs health checks, and publishes one
 // Maglev table per VIP from the backends that are up and not drained — again whenever
 // health, drains, weights (and their ramps) or the config change, and only then, logging
-// each publication once with what changed. Serves the admin socket (eclbctl drain,
-// undrain, weight, reload, health, status) and Prometheus metrics. Everything runs on one
-// EventLoop thread, except the L7 proxy of mode-l7 VIPs (control/l7), which has its own
-// and gets each publication's tables handed over. Killing it leaves the dataplane forwarding with the last tables; a
-// restarted one adopts the table region with no gap.
+// each publication once with what changed; reloads on SIGHUP. The admin socket
+// (admin_handler.h) and Prometheus metrics (metrics_exporter.h) are adapters over it.
+// Everything runs on one EventLoop thread, except the L7 proxy of mode-l7 VIPs
+// (control/l7), which has its own and gets each publication's tables handed over.
+// Killing it leaves the dataplane forwarding with the last tables; a restarted one
+// adopts the table region with no gap.
 #pragma once
 
 #include <chrono>
@@ -17,10 +18,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
-#include "common/stats_reader.h"
-#include "control/core/config.h"
+#include "config/config.h"
 #include "control/core/table_content.h"
 #include "control/core/table_planner.h"
+#include "control/daemon/admin_handler.h"
+#include "control/daemon/metrics_exporter.h"
 #include "control/daemon/operator_overrides.h"
 #include "control/daemon/stream_server.h"
 #include "control/event/event_loop.h"
@@ -42,6 +44,14 @@ struct DaemonOptions {
 // The config described by `options` (for --check, start and reload).
 Result<Config> load_daemon_config(const DaemonOptions& options);
 
+// What the publications so far cost and how reloads went (metrics, status).
+struct Publications {
+  uint64_t count = 0;
+  double seconds_sum = 0;
+  double last_seconds = 0;
+  uint64_t reloads_failed = 0;
+};
+
 class ControlDaemon {
  public:
   static Result<std::unique_ptr<ControlDaemon>> start(const DaemonOptions& options);
@@ -55,10 +65,17 @@ class ControlDaemon {
   // Signals must be blocked in every thread first (main.cpp).
   int run();
 
+  // Publishes now (an operator's change), `why` naming it in the publication's log line.
+  Result<std::optional<PublishReport>> publish_now(const std::string& why);
+
+  // For the adapters (admin handler, metrics exporter), on the loop thread.
   const Config& config() const noexcept { return config_; }
-  // An admin request (one JSON object) -> its JSON answer.
-  nlohmann::json handle_admin(const nlohmann::json& request);
-  std::string render_metrics();
+  uint64_t generation() const noexcept { return writer_->generation(); }
+  const Publications& publications() const noexcept { return publications_; }
+  const HealthMonitor& health() const noexcept { return health_; }
+  OperatorOverrides& overrides() noexcept { return overrides_; }
+  EventLoop::Clock::time_point now() const noexcept { return loop_.now(); }
+  const L7Proxy* l7() const noexcept { return l7_.get(); }
 
  private:
   explicit ControlDaemon(DaemonOptions options)
@@ -68,9 +85,6 @@ class ControlDaemon {
   MemberState member_state(const PoolConfig& pool, const BackendConfig& backend) const;
   void request_publish(const std::string& why);
   void apply_config(Config config);
-  void render_l7_metrics(std::string& out) const;
-  nlohmann::json l7_status() const;
-  Result<std::pair<std::string, Endpoint>> find_backend(const std::string& selector, const std::string& pool) const;
 
   DaemonOptions options_;
   Config config_;
@@ -79,17 +93,15 @@ class ControlDaemon {
   OperatorOverrides overrides_;
   std::optional<TableWriter> writer_;
   std::optional<TableContent> published_;
+  std::unique_ptr<AdminHandler> admin_handler_;
+  std::unique_ptr<MetricsExporter> exporter_;
   std::unique_ptr<StreamServer> admin_;
   std::unique_ptr<StreamServer> metrics_;
-  std::optional<StatsReader> stats_;
   bool publish_pending_ = false;
   std::string pending_reasons_;
   EventLoop::TimerId ramp_timer_ = 0;
   bool ramp_was_active_ = false;
-  uint64_t publishes_ = 0;
-  double publish_seconds_sum_ = 0;
-  double last_publish_seconds_ = 0;
-  uint64_t reloads_failed_ = 0;
+  Publications publications_;
   std::unique_ptr<L7Proxy> l7_;  // last: its thread stops first
 };
 

@@ -1,0 +1,102 @@
+// The admin socket's requests (see admin_handler.h).
+#include "control/daemon/admin_handler.h"
+
+#include "abi/admin_protocol.h"
+#include "common/log.h"
+#include "control/daemon/control_daemon.h"
+
+namespace eclb::ctl {
+
+using nlohmann::json;
+namespace admin = abi::admin;
+
+Result<std::pair<std::string, Endpoint>> AdminHandler::find_backend(const std::string& selector,
+                                                                     const std::string& pool_name) const {
+  std::vector<std::pair<std::string, Endpoint>> found;
+  const auto endpoint = Endpoint::parse(selector);
+  for (const PoolConfig& pool : daemon_.config().pools) {
+    if (!pool_name.empty() && pool.name != pool_name) continue;
+    for (const BackendConfig& backend : pool.backends) {
+      if (backend.name == selector || (endpoint && backend.endpoint == *endpoint)) found.emplace_back(pool.name, backend.endpoint);
+    }
+  }
+  if (found.empty()) return make_error("no backend \"{}\"{}", selector, pool_name.empty() ? "" : " in pool " + pool_name);
+  if (found.size() > 1) return make_error("backend \"{}\" is in several pools: name one with --pool", selector);
+  return found.front();
+}
+
+json AdminHandler::handle(const json& request) {
+  const std::string command = request.value(admin::kCommand, "");
+  const auto fail = [](const std::string& message) { return json{{admin::kOk, false}, {admin::kError, message}}; };
+  const auto published = [&](const Result<std::optional<PublishReport>>& report) {
+    if (!report) return fail(report.error().message);
+    return json{{admin::kOk, true}, {admin::kGeneration, daemon_.generation()}, {admin::kPublished, report->has_value()}};
+  };
+  if (command == admin::kReload) return published(daemon_.reload());
+  if (command == admin::kStatus) {
+    return {{admin::kOk, true},
+            {admin::kGeneration, daemon_.generation()},
+            {"config", daemon_.config().source},
+            {"publishes", daemon_.publications().count},
+            {"vips", daemon_.config().vips.size()},
+            {"health_checks", daemon_.health().checks_run()},
+            {"l7", l7_status()}};
+  }
+  if (command == admin::kHealth) {
+    json backends = json::array();
+    for (const BackendHealth& backend : daemon_.health().snapshot()) {
+      const OperatorOverrides::Key key{backend.pool, backend.backend.endpoint};
+      backends.push_back({{"pool", backend.pool},
+                          {"name", backend.backend.name},
+                          {"address", backend.backend.endpoint.to_string()},
+                          {"health", to_string(backend.state)},
+                          {"drained", daemon_.overrides().drained(key)},
+                          {"weight", daemon_.overrides().weight(key, backend.backend.weight, daemon_.now())},
+                          {"check", to_string(backend.check.kind)},
+                          {"checks", backend.checks},
+                          {"last_ok", backend.checked ? json(backend.last.ok) : json(nullptr)},
+                          {"last_detail", backend.checked ? backend.last.detail : "not checked yet"},
+                          {"last_latency_ms", backend.last.latency.count() / 1000.0}});
+    }
+    return {{admin::kOk, true}, {admin::kBackends, backends}};
+  }
+  if (command != admin::kDrain && command != admin::kUndrain && command != admin::kWeight) {
+    return fail(fmt::format("unknown command \"{}\"", command));
+  }
+  auto backend = find_backend(request.value(admin::kBackend, ""), request.value(admin::kPool, ""));
+  if (!backend) return fail(backend.error().message);
+  const OperatorOverrides::Key key{backend->first, backend->second};
+  if (command == admin::kWeight) {
+    const auto& weight = request.contains(admin::kWeightValue) ? request[admin::kWeightValue] : json();
+    if (!weight.is_number_unsigned() || weight.get<uint64_t>() > 1000000) {
+      return fail("weight must be an integer 0-1000000");
+    }
+    uint32_t configured = 1;
+    for (const BackendConfig& b : daemon_.config().find_pool(backend->first)->backends) {
+      if (b.endpoint == backend->second) configured = b.weight;
+    }
+    const auto ramp = std::chrono::milliseconds(request.value(admin::kRampMs, uint64_t{0}));
+    daemon_.overrides().set_weight(key, configured, weight.get<uint32_t>(), ramp, daemon_.now());
+    log::info("control", "weight backend={} weight={} ramp_ms={}", backend->second.to_string(), weight.get<uint32_t>(),
+              ramp.count());
+  } else {
+    daemon_.overrides().drain(key, command == admin::kDrain);
+    log::info("control", "{} backend={}", command, backend->second.to_string());
+  }
+  return published(daemon_.publish_now(command));
+}
+
+json AdminHandler::l7_status() const {
+  json out = json::object();
+  if (daemon_.l7() == nullptr) return out;
+  for (const auto& [vip, c] : daemon_.l7()->counters()) {
+    json counters = {{"connections", c->active.load(std::memory_order_relaxed)}};
+#define ECLB_L7_JSON(name, help) counters[#name] = c->name.load(std::memory_order_relaxed);
+    ECLB_L7_COUNTERS(ECLB_L7_JSON)
+#undef ECLB_L7_JSON
+    out[vip] = counters;
+  }
+  return out;
+}
+
+}  // namespace eclb::ctl
