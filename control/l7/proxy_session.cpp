@@ -16,6 +16,7 @@
 #include "control/l7/http_head.h"
 #include "control/l7/l7_router.h"
 #include "control/l7/proxy_protocol.h"
+#include "control/l7/relay.h"
 
 namespace eclb::ctl {
 namespace {
@@ -31,8 +32,8 @@ ProxySession::ProxySession(ProxyContext& context, std::shared_ptr<const L7Listen
     : context_(context),
       listener_(std::move(listener)),
       counters_(*listener_->counters),
-      client_fd_(client_fd),
-      client_(client) {
+      peer_(client) {
+  client_.fd = client_fd;
   L7Counters::add(counters_.active);
 }
 
@@ -42,7 +43,7 @@ void ProxySession::start() {
   touch();
   phase_ = listener_->tls ? Phase::kHandshake : Phase::kHead;
   client_events_ = EPOLLIN;
-  if (!context_.loop.watch(client_fd_, client_events_, [this](uint32_t events) { on_client_event(events); })) {
+  if (!context_.loop.watch(client_.fd, client_events_, [this](uint32_t events) { on_client_event(events); })) {
     finish();
     return;
   }
@@ -71,8 +72,8 @@ void ProxySession::on_backend_event(uint32_t events) {
   if ((events & kFailureEvents) != 0 && phase_ != Phase::kDone && backend_watched_) {
     // The gateway closed both ways. What it sent was read above; flush it to the
     // client, but stop watching a socket that would report the hang-up forever.
-    if (phase_ == Phase::kRelay && backend_eof_) {
-      context_.loop.unwatch(backend_fd_);
+    if (phase_ == Phase::kRelay && backend_.eof) {
+      context_.loop.unwatch(backend_.fd);
       backend_watched_ = false;
     } else if (phase_ == Phase::kRelay) {
       L7Counters::add(counters_.upstream_reset);
@@ -82,18 +83,18 @@ void ProxySession::on_backend_event(uint32_t events) {
 }
 
 void ProxySession::pump() {
-  client_want_ = 0;
-  backend_want_ = 0;
+  client_.want = 0;
+  backend_.want = 0;
   yielded_ = false;
   for (Phase before = Phase::kDone; phase_ != before && phase_ != Phase::kDone;) {
     before = phase_;
     switch (phase_) {
       case Phase::kHandshake: handshake(); break;
       case Phase::kHead: read_head(); break;
-      case Phase::kConnecting: backend_want_ |= EPOLLOUT; break;
+      case Phase::kConnecting: backend_.want |= EPOLLOUT; break;
       case Phase::kRelay: relay(); break;
       case Phase::kRespond:
-        if (flush(to_client_, true) != Io::kBlocked) finish();
+        if (client_.flush(to_client_) != Io::kBlocked) finish();
         break;
       case Phase::kDone: break;
     }
@@ -109,14 +110,14 @@ void ProxySession::pump() {
 }
 
 void ProxySession::handshake() {
-  if (ssl_ == nullptr) {
+  if (client_.ssl == nullptr) {
     // A TLS connection starts with a handshake record (0x16). Letters mean someone
     // speaks plain HTTP to the TLS port: tell them, as nginx does, instead of a TLS alert.
     char first = 0;
-    const ssize_t peeked = recv(client_fd_, &first, 1, MSG_PEEK);
+    const ssize_t peeked = recv(client_.fd, &first, 1, MSG_PEEK);
     if (peeked == 0) return finish();
     if (peeked < 0) {
-      if (would_block(errno)) client_want_ |= EPOLLIN;
+      if (would_block(errno)) client_.want |= EPOLLIN;
       else finish();
       return;
     }
@@ -124,22 +125,22 @@ void ProxySession::handshake() {
       L7Counters::add(counters_.plaintext_on_tls);
       return respond(400, "Bad Request", "eclb: plain HTTP request sent to the HTTPS port\n");
     }
-    ssl_ = listener_->tls->new_connection(client_fd_);
-    if (ssl_ == nullptr) return finish();
+    client_.ssl = listener_->tls->new_connection(client_.fd);
+    if (client_.ssl == nullptr) return finish();
   }
   ERR_clear_error();
-  const int rc = SSL_do_handshake(ssl_);
+  const int rc = SSL_do_handshake(client_.ssl);
   if (rc == 1) {
     phase_ = Phase::kHead;
     return;
   }
-  switch (SSL_get_error(ssl_, rc)) {
-    case SSL_ERROR_WANT_READ: client_want_ |= EPOLLIN; return;
-    case SSL_ERROR_WANT_WRITE: client_want_ |= EPOLLOUT; return;
+  switch (SSL_get_error(client_.ssl, rc)) {
+    case SSL_ERROR_WANT_READ: client_.want |= EPOLLIN; return;
+    case SSL_ERROR_WANT_WRITE: client_.want |= EPOLLOUT; return;
     default:
       L7Counters::add(counters_.tls_handshake_failed);
-      SSL_free(ssl_);  // no close_notify after a failed handshake
-      ssl_ = nullptr;
+      SSL_free(client_.ssl);  // no close_notify after a failed handshake
+      client_.ssl = nullptr;
       finish();
   }
 }
@@ -149,7 +150,7 @@ void ProxySession::read_head() {
   while (true) {
     const size_t room = std::min(context_.scratch.size(), limit + 1 - std::min(head_.size(), limit));
     size_t got = 0;
-    switch (client_read(context_.scratch.data(), room, got)) {
+    switch (client_.read(context_.scratch.data(), room, got)) {
       case Io::kProgress: break;
       case Io::kBlocked: return;
       case Io::kEof:
@@ -185,7 +186,7 @@ void ProxySession::on_head(const HeadParse& parse) {
     return respond(301, "Moved Permanently", "", fmt::format("Location: https://{}{}\r\n", host, head.target));
   }
   const std::shared_ptr<const TableContent> tables = context_.tables();
-  const RouteDecision decision = route_request(tables.get(), listener_->vip_name, client_, listener_->vip, head);
+  const RouteDecision decision = route_request(tables.get(), listener_->vip_name, peer_, listener_->vip, head);
   if (decision.status != 0) {
     L7Counters::add(decision.status == 502 ? counters_.pin_unknown
                     : decision.pinned      ? counters_.pin_unavailable
@@ -198,28 +199,28 @@ void ProxySession::on_head(const HeadParse& parse) {
 
 void ProxySession::connect_backend(const RouteDecision& decision, const RequestHead& head, size_t head_bytes) {
   const bool v6 = decision.backend.address.is_v6();
-  backend_fd_ = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (backend_fd_ < 0) {
+  backend_.fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (backend_.fd < 0) {
     L7Counters::add(counters_.upstream_connect_failed);
     return respond(502, "Bad Gateway", fmt::format("eclb: cannot open a socket: {}\n", std::strerror(errno)));
   }
   const int one = 1;
-  setsockopt(backend_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(backend_.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sockaddr_storage address{};
   const socklen_t length = to_sockaddr(decision.backend, address);
-  if (connect(backend_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
+  if (connect(backend_.fd, reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
     L7Counters::add(counters_.upstream_connect_failed);
     return respond(502, "Bad Gateway",
                    fmt::format("eclb: gateway {} ({}): {}\n", decision.backend_name, decision.backend.to_string(),
                                std::strerror(errno)));
   }
   backend_events_ = EPOLLOUT;
-  if (!context_.loop.watch(backend_fd_, backend_events_, [this](uint32_t events) { on_backend_event(events); })) {
+  if (!context_.loop.watch(backend_.fd, backend_events_, [this](uint32_t events) { on_backend_event(events); })) {
     return finish();
   }
   backend_watched_ = true;
-  if (listener_->settings.proxy_protocol) to_backend_ = proxy_protocol_v2(client_, listener_->vip);
-  to_backend_ += render_upstream_head(head, {client_.address.to_string(), listener_->tls != nullptr, decision.target});
+  if (listener_->settings.proxy_protocol) to_backend_ = proxy_protocol_v2(peer_, listener_->vip);
+  to_backend_ += render_upstream_head(head, {peer_.address.to_string(), listener_->tls != nullptr, decision.target});
   to_backend_.append(head_, head_bytes);  // body bytes that came with the head
   std::string().swap(head_);
   phase_ = Phase::kConnecting;
@@ -235,7 +236,7 @@ void ProxySession::connect_backend(const RouteDecision& decision, const RequestH
 void ProxySession::backend_connected() {
   int error = 0;
   socklen_t length = sizeof error;
-  getsockopt(backend_fd_, SOL_SOCKET, SO_ERROR, &error, &length);
+  getsockopt(backend_.fd, SOL_SOCKET, SO_ERROR, &error, &length);
   if (error == EINPROGRESS) return;
   if (phase_timer_ != 0) context_.loop.cancel(std::exchange(phase_timer_, 0));
   if (error != 0) {
@@ -248,130 +249,35 @@ void ProxySession::backend_connected() {
 }
 
 void ProxySession::relay() {
-  // Client -> gateway.
-  if (!to_backend_.empty()) {
-    const Io flushed = flush(to_backend_, false);
-    if (flushed == Io::kError) {
-      L7Counters::add(counters_.upstream_reset);
-      return finish();
-    }
+  size_t moved = 0;
+  // Client -> gateway; then the client's half-close passed on once its bytes are.
+  switch (relay_once(client_, backend_, to_backend_, context_.scratch, counters_.bytes_from_clients, moved)) {
+    case RelayOutcome::kWaiting: break;
+    case RelayOutcome::kYielded: yielded_ = true; break;
+    case RelayOutcome::kSourceFailed: L7Counters::add(counters_.client_reset); return finish();
+    case RelayOutcome::kSinkFailed: L7Counters::add(counters_.upstream_reset); return finish();
   }
-  if (to_backend_.empty() && !client_eof_ && !move_to_backend()) return;
-  if (client_eof_ && to_backend_.empty() && !backend_shut_ && !backend_eof_) {
-    shutdown(backend_fd_, SHUT_WR);  // pass the client's half-close on
+  if (client_.eof && to_backend_.empty() && !backend_shut_ && !backend_.eof) {
+    shutdown(backend_.fd, SHUT_WR);
     backend_shut_ = true;
   }
   // Gateway -> client.
-  if (!to_client_.empty()) {
-    const Io flushed = flush(to_client_, true);
-    if (flushed == Io::kError) {
-      L7Counters::add(counters_.client_reset);
-      return finish();
-    }
+  switch (relay_once(backend_, client_, to_client_, context_.scratch, counters_.bytes_to_clients, moved)) {
+    case RelayOutcome::kWaiting: break;
+    case RelayOutcome::kYielded: yielded_ = true; break;
+    case RelayOutcome::kSourceFailed: L7Counters::add(counters_.upstream_reset); return finish();
+    case RelayOutcome::kSinkFailed: L7Counters::add(counters_.client_reset); return finish();
   }
-  if (to_client_.empty() && !backend_eof_ && !move_to_client()) return;
+  if (moved != 0) touch();
   // The gateway is done and everything it said was delivered: the exchange is over.
-  if (backend_eof_ && to_client_.empty()) finish();
-}
-
-bool ProxySession::move_to_backend() {
-  for (int chunk = 0;; ++chunk) {
-    if (chunk == kChunksPerTurn) {
-      yielded_ = true;  // others get their turn; a timer brings this one back
-      return true;
-    }
-    size_t got = 0;
-    switch (client_read(context_.scratch.data(), context_.scratch.size(), got)) {
-      case Io::kProgress: break;
-      case Io::kBlocked: return true;
-      case Io::kEof:
-        client_eof_ = true;
-        return true;
-      case Io::kError:
-        L7Counters::add(counters_.client_reset);
-        finish();
-        return false;
-    }
-    touch();
-    L7Counters::add(counters_.bytes_from_clients, got);
-    size_t sent = 0;
-    const Io written = backend_write(context_.scratch.data(), got, sent);
-    if (written == Io::kError) {
-      L7Counters::add(counters_.upstream_reset);
-      finish();
-      return false;
-    }
-    if (sent < got) {
-      // Keep the rest; flushing it again either takes it or records what to wait for.
-      to_backend_.assign(context_.scratch.data() + sent, got - sent);
-      if (flush(to_backend_, false) == Io::kError) {
-        L7Counters::add(counters_.upstream_reset);
-        finish();
-        return false;
-      }
-      if (!to_backend_.empty()) return true;
-    }
-  }
-}
-
-bool ProxySession::move_to_client() {
-  for (int chunk = 0;; ++chunk) {
-    if (chunk == kChunksPerTurn) {
-      yielded_ = true;  // others get their turn; a timer brings this one back
-      return true;
-    }
-    size_t got = 0;
-    switch (backend_read(context_.scratch.data(), context_.scratch.size(), got)) {
-      case Io::kProgress: break;
-      case Io::kBlocked: return true;
-      case Io::kEof:
-        backend_eof_ = true;
-        return true;
-      case Io::kError:
-        L7Counters::add(counters_.upstream_reset);
-        finish();
-        return false;
-    }
-    touch();
-    L7Counters::add(counters_.bytes_to_clients, got);
-    size_t sent = 0;
-    const Io written = client_write(context_.scratch.data(), got, sent);
-    if (written == Io::kError) {
-      L7Counters::add(counters_.client_reset);
-      finish();
-      return false;
-    }
-    if (sent < got) {
-      // Keep the rest; flushing it again either takes it or records what to wait for.
-      to_client_.assign(context_.scratch.data() + sent, got - sent);
-      if (flush(to_client_, true) == Io::kError) {
-        L7Counters::add(counters_.client_reset);
-        finish();
-        return false;
-      }
-      if (!to_client_.empty()) return true;
-    }
-  }
-}
-
-ProxySession::Io ProxySession::flush(std::string& pending, bool to_client) {
-  while (!pending.empty()) {
-    size_t sent = 0;
-    const Io written = to_client ? client_write(pending.data(), pending.size(), sent)
-                                 : backend_write(pending.data(), pending.size(), sent);
-    if (written == Io::kError || written == Io::kEof) return Io::kError;
-    pending.erase(0, sent);
-    if (written == Io::kBlocked) return Io::kBlocked;
-  }
-  std::string().swap(pending);  // an idle connection keeps no buffer
-  return Io::kProgress;
+  if (backend_.eof && to_client_.empty()) finish();
 }
 
 void ProxySession::respond(int status, std::string_view reason, std::string_view body, std::string_view extra_headers) {
-  if (backend_fd_ >= 0) {
-    if (backend_watched_) context_.loop.unwatch(backend_fd_);
-    close(backend_fd_);
-    backend_fd_ = -1;
+  if (backend_.fd >= 0) {
+    if (backend_watched_) context_.loop.unwatch(backend_.fd);
+    close(backend_.fd);
+    backend_.fd = -1;
     backend_watched_ = false;
   }
   std::string().swap(to_backend_);
@@ -403,11 +309,11 @@ void ProxySession::arm_idle_timer(std::chrono::milliseconds delay) {
 void ProxySession::rearm() {
   // Never ask for input from a side whose end was already read: level-triggered epoll
   // would report it readable forever.
-  if (client_eof_) client_want_ &= ~static_cast<uint32_t>(EPOLLIN);
-  if (backend_eof_) backend_want_ &= ~static_cast<uint32_t>(EPOLLIN);
-  if (client_want_ != client_events_ && context_.loop.modify(client_fd_, client_want_)) client_events_ = client_want_;
-  if (backend_watched_ && backend_want_ != backend_events_ && context_.loop.modify(backend_fd_, backend_want_)) {
-    backend_events_ = backend_want_;
+  if (client_.eof) client_.want &= ~static_cast<uint32_t>(EPOLLIN);
+  if (backend_.eof) backend_.want &= ~static_cast<uint32_t>(EPOLLIN);
+  if (client_.want != client_events_ && context_.loop.modify(client_.fd, client_.want)) client_events_ = client_.want;
+  if (backend_watched_ && backend_.want != backend_events_ && context_.loop.modify(backend_.fd, backend_.want)) {
+    backend_events_ = backend_.want;
   }
 }
 
@@ -417,86 +323,26 @@ void ProxySession::finish() {
   if (phase_timer_ != 0) context_.loop.cancel(std::exchange(phase_timer_, 0));
   if (idle_timer_ != 0) context_.loop.cancel(std::exchange(idle_timer_, 0));
   if (resume_timer_ != 0) context_.loop.cancel(std::exchange(resume_timer_, 0));
-  if (ssl_ != nullptr) {
+  if (client_.ssl != nullptr) {
     // close_notify, best effort, to a client still there: after its EOF or an I/O error
     // the write would only fail (as nginx, which skips it too), and after a fatal
     // error OpenSSL forbids SSL_shutdown.
-    if (SSL_is_init_finished(ssl_) && !client_closed_) {
+    if (SSL_is_init_finished(client_.ssl) && !client_.failed) {
       ERR_clear_error();
-      SSL_shutdown(ssl_);
+      SSL_shutdown(client_.ssl);
     }
-    SSL_free(ssl_);
-    ssl_ = nullptr;
+    SSL_free(client_.ssl);
+    client_.ssl = nullptr;
   }
-  context_.loop.forget(client_fd_);  // close() takes it out of the epoll set
-  close(client_fd_);
-  if (backend_fd_ >= 0) {
-    if (backend_watched_) context_.loop.forget(backend_fd_);
-    close(backend_fd_);
-    backend_fd_ = -1;
+  context_.loop.forget(client_.fd);  // close() takes it out of the epoll set
+  close(client_.fd);
+  if (backend_.fd >= 0) {
+    if (backend_watched_) context_.loop.forget(backend_.fd);
+    close(backend_.fd);
+    backend_.fd = -1;
   }
   counters_.active.fetch_sub(1, std::memory_order_relaxed);
   context_.retire(this);
-}
-
-ProxySession::Io ProxySession::client_read(char* out, size_t capacity, size_t& got) {
-  if (ssl_ == nullptr) return plain_read(client_fd_, out, capacity, got, client_want_);
-  ERR_clear_error();
-  if (SSL_read_ex(ssl_, out, capacity, &got) == 1) return Io::kProgress;
-  switch (SSL_get_error(ssl_, 0)) {
-    case SSL_ERROR_WANT_READ: client_want_ |= EPOLLIN; return Io::kBlocked;
-    case SSL_ERROR_WANT_WRITE: client_want_ |= EPOLLOUT; return Io::kBlocked;
-    case SSL_ERROR_ZERO_RETURN: return Io::kEof;  // close_notify: it may still read (TLS 1.3 half-close)
-    default: client_closed_ = true; return Io::kError;
-  }
-}
-
-ProxySession::Io ProxySession::client_write(const char* data, size_t size, size_t& sent) {
-  if (ssl_ == nullptr) return plain_write(client_fd_, data, size, sent, client_want_);
-  ERR_clear_error();
-  if (SSL_write_ex(ssl_, data, size, &sent) == 1) return Io::kProgress;  // maybe partial: callers loop
-  sent = 0;
-  switch (SSL_get_error(ssl_, 0)) {
-    case SSL_ERROR_WANT_WRITE: client_want_ |= EPOLLOUT; return Io::kBlocked;
-    case SSL_ERROR_WANT_READ: client_want_ |= EPOLLIN; return Io::kBlocked;
-    default: client_closed_ = true; return Io::kError;
-  }
-}
-
-ProxySession::Io ProxySession::plain_read(int fd, char* out, size_t capacity, size_t& got, uint32_t& want) {
-  const ssize_t n = recv(fd, out, capacity, 0);
-  if (n > 0) {
-    got = static_cast<size_t>(n);
-    return Io::kProgress;
-  }
-  if (n == 0) return Io::kEof;
-  if (would_block(errno)) {
-    want |= EPOLLIN;
-    return Io::kBlocked;
-  }
-  return Io::kError;
-}
-
-ProxySession::Io ProxySession::plain_write(int fd, const char* data, size_t size, size_t& sent, uint32_t& want) {
-  const ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
-  if (n >= 0) {
-    sent = static_cast<size_t>(n);
-    return Io::kProgress;
-  }
-  sent = 0;
-  if (would_block(errno)) {
-    want |= EPOLLOUT;
-    return Io::kBlocked;
-  }
-  return Io::kError;
-}
-
-ProxySession::Io ProxySession::backend_read(char* out, size_t capacity, size_t& got) {
-  return plain_read(backend_fd_, out, capacity, got, backend_want_);
-}
-
-ProxySession::Io ProxySession::backend_write(const char* data, size_t size, size_t& sent) {
-  return plain_write(backend_fd_, data, size, sent, backend_want_);
 }
 
 }  // namespace eclb::ctl
