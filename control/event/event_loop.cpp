@@ -16,21 +16,30 @@ EventLoop::~EventLoop() {
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
+namespace {
+
+uint64_t event_data(int fd, uint32_t tag) { return uint64_t{tag} << 32 | static_cast<uint32_t>(fd); }
+
+}  // namespace
+
 Result<void> EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
+  const uint32_t tag = next_tag_++;
   epoll_event event{};
   event.events = events;
-  event.data.fd = fd;
+  event.data.u64 = event_data(fd, tag);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     return make_error("epoll_ctl add {}: {}", fd, std::strerror(errno));
   }
-  fds_[fd] = std::move(callback);
+  fds_[fd] = Watch{tag, std::move(callback)};
   return success();
 }
 
 Result<void> EventLoop::modify(int fd, uint32_t events) {
+  const auto it = fds_.find(fd);
+  if (it == fds_.end()) return make_error("epoll_ctl mod {}: not watched", fd);
   epoll_event event{};
   event.events = events;
-  event.data.fd = fd;
+  event.data.u64 = event_data(fd, it->second.tag);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) {
     return make_error("epoll_ctl mod {}: {}", fd, std::strerror(errno));
   }
@@ -73,9 +82,13 @@ void EventLoop::run() {
     }
     const int ready = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     for (int i = 0; i < ready && running_; ++i) {
-      const auto it = fds_.find(events[i].data.fd);
-      if (it == fds_.end()) continue;  // removed by an earlier callback of this round
-      FdCallback callback = it->second;  // the callback may unwatch itself
+      const int fd = static_cast<int>(static_cast<uint32_t>(events[i].data.u64));
+      const auto tag = static_cast<uint32_t>(events[i].data.u64 >> 32);
+      const auto it = fds_.find(fd);
+      // Removed by an earlier callback of this round, or closed and its number watched
+      // again since: the event is the old descriptor's.
+      if (it == fds_.end() || it->second.tag != tag) continue;
+      FdCallback callback = it->second.callback;  // the callback may unwatch itself
       callback(events[i].events);
     }
     const auto now = Clock::now();

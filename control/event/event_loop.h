@@ -26,7 +26,10 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   // Watches `fd` for `events` (EPOLLIN, EPOLLOUT, ...). The callback may remove or
-  // modify any watch, including its own.
+  // modify any watch, including its own, and close descriptors: each watch carries a
+  // number of its own in the epoll data, so an event that epoll reported for a
+  // descriptor closed (and its number reused by a new watch) earlier in the same batch
+  // is recognised as stale and dropped, never delivered to the new watch.
   Result<void> watch(int fd, uint32_t events, FdCallback callback);
   Result<void> modify(int fd, uint32_t events);
   void unwatch(int fd) noexcept;
@@ -47,7 +50,12 @@ class EventLoop {
   int epoll_fd_ = -1;
   bool running_ = false;
   TimerId next_timer_ = 1;
-  std::unordered_map<int, FdCallback> fds_;
+  struct Watch {
+    uint32_t tag;  // this watch's number, in the epoll data beside the descriptor
+    FdCallback callback;
+  };
+  uint32_t next_tag_ = 1;
+  std::unordered_map<int, Watch> fds_;
   std::multimap<Clock::time_point, TimerId> timers_;
   std::unordered_map<TimerId, std::pair<Clock::time_point, TimerCallback>> timer_callbacks_;
 };
