@@ -35,6 +35,11 @@ struct HealthCheckConfig {
   uint32_t timeout_ms = 1000;
   uint32_t rise = 2;
   uint32_t fall = 3;
+  // Passive health (nginx max_fails / fail_timeout): a backend that refuses max_fails of
+  // the L7 proxy's connections within fail_timeout_ms is down for new flows for
+  // fail_timeout_ms, or until an active check passes. 0: off.
+  uint32_t max_fails = 1;
+  uint32_t fail_timeout_ms = 10000;
 };
 
 struct PoolConfig {

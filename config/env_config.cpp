@@ -3,6 +3,8 @@
 
 #include <netdb.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -53,45 +55,70 @@ Result<std::optional<TlsCertificateConfig>> find_certificate(const std::string& 
 
 }  // namespace
 
-Result<std::map<std::string, std::string>> read_env_file(const std::string& path) {
+Result<EnvFile> read_env_file(const std::string& path) {
   std::ifstream file(path);
   if (!file) return make_error("cannot read {}: {}", path, std::strerror(errno));
-  std::map<std::string, std::string> env;
+  EnvFile env;
   std::string line;
   for (int number = 1; std::getline(file, line); ++number) {
     line = trim(line);
     if (line.empty() || line.front() == '#') continue;
     if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
     const size_t equals = line.find('=');
-    if (equals == std::string::npos || equals == 0) return make_error("{}:{}: expected KEY=VALUE", path, number);
-    const std::string key = trim(line.substr(0, equals));
+    if (equals == std::string::npos) return make_error("{}:{}: expected KEY=VALUE", path, number);
+    const std::string key = line.substr(0, equals);
+    const bool valid = !key.empty() && (std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_') &&
+                       std::all_of(key.begin(), key.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    if (!valid) {
+      return make_error("{}:{}: \"{}\" is not a variable name (letters, digits and _, not starting with a digit)", path,
+                        number, key);
+    }
     std::string value = trim(line.substr(equals + 1));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'')) {
       if (value.back() != value.front()) return make_error("{}:{}: {}: unterminated quote", path, number, key);
       value = value.substr(1, value.size() - 2);
+    } else if (value.size() == 1 && (value.front() == '"' || value.front() == '\'')) {
+      return make_error("{}:{}: {}: unterminated quote", path, number, key);
     }
-    env[key] = value;
+    env.values[key] = value;
+    env.lines[key] = number;
   }
   return env;
 }
 
-Result<Config> config_from_env(const std::map<std::string, std::string>& env, const std::string& source,
-                               Config base) {
+Result<Config> config_from_env(const EnvFile& env, const std::string& source, Config base) {
   const auto get = [&](const char* key) -> std::string {
-    const auto it = env.find(key);
-    return it == env.end() ? std::string() : it->second;
+    const auto it = env.values.find(key);
+    return it == env.values.end() ? std::string() : it->second;
+  };
+  // "environment.env:3" for a setting of that line, else the file.
+  const auto at = [&](const char* key) -> std::string {
+    const auto it = env.lines.find(key);
+    return it == env.lines.end() ? source : fmt::format("{}:{}", source, it->second);
   };
   const std::string list = get("GATEWAY_LIST");
-  if (list.empty()) return make_error("{}: GATEWAY_LIST is missing or empty", source);
+  if (list.empty()) return make_error("{}: GATEWAY_LIST is missing or empty", at("GATEWAY_LIST"));
   PoolConfig pool;
   pool.name = "gateways";
   if (const PoolConfig* configured = base.find_pool("gateways")) pool.health = configured->health;
+  if (pool.health.kind == HealthCheckConfig::Kind::kNone && base.find_pool("gateways") == nullptr) {
+    // Nothing said: a TCP connect check every second, down after two failures (nginx
+    // has none, but passes a refused connection on; eclb does that too, and the L4
+    // dataplane needs the check to stop picking a dead gateway).
+    pool.health.kind = HealthCheckConfig::Kind::kTcp;
+    pool.health.interval_ms = 1000;
+    pool.health.timeout_ms = 500;
+    pool.health.rise = 2;
+    pool.health.fall = 2;
+  }
   std::istringstream words(list);
   std::set<Endpoint> seen;
   for (std::string word; words >> word;) {
     auto endpoint = Endpoint::parse(word);
-    if (!endpoint) return make_error("{}: GATEWAY_LIST: {}", source, endpoint.error().message);
-    if (!seen.insert(*endpoint).second) return make_error("{}: GATEWAY_LIST: {} is listed twice", source, word);
+    if (!endpoint) return make_error("{}: GATEWAY_LIST: {}", at("GATEWAY_LIST"), endpoint.error().message);
+    if (!seen.insert(*endpoint).second) {
+      return make_error("{}: GATEWAY_LIST: {} is listed twice", at("GATEWAY_LIST"), word);
+    }
     pool.backends.push_back({fmt::format("vm{}", pool.backends.size() + 1), *endpoint, 1});
   }
   VipConfig vip;
@@ -101,7 +128,10 @@ Result<Config> config_from_env(const std::map<std::string, std::string>& env, co
   const std::string dns_name = get("DNS_NAME");
   if (vip_text.empty() && dns_name.empty()) return make_error("{}: neither ECLB_VIP nor DNS_NAME is set", source);
   auto address = vip_text.empty() ? resolve(dns_name) : IpAddress::parse(vip_text);
-  if (!address) return std::move(address).context(source + ": " + (vip_text.empty() ? "DNS_NAME" : "ECLB_VIP"));
+  if (!address) {
+    const char* key = vip_text.empty() ? "DNS_NAME" : "ECLB_VIP";
+    return std::move(address).context(at(key) + ": " + key);
+  }
   vip.endpoint.address = *address;
   auto certificate = find_certificate(get("ECLB_TLS_CERT"), get("ECLB_TLS_KEY"), source);
   if (!certificate) return std::move(certificate).error();
@@ -111,7 +141,7 @@ Result<Config> config_from_env(const std::map<std::string, std::string>& env, co
   else if (mode == "dsr-ipip") vip.mode = abi::ForwardMode::kDsrIpip;
   else if (mode == "dsr-gue") vip.mode = abi::ForwardMode::kDsrGue;
   else if (mode == "l7") vip.mode = abi::ForwardMode::kL7Proxy;
-  else return make_error("{}: ECLB_MODE \"{}\" (expected fullnat, dsr-ipip, dsr-gue or l7)", source, mode);
+  else return make_error("{}: ECLB_MODE \"{}\" (expected fullnat, dsr-ipip, dsr-gue or l7)", at("ECLB_MODE"), mode);
   const bool tls = vip.mode == abi::ForwardMode::kL7Proxy && certificate->has_value();
   if (tls) {
     // The image: TLS on 443, plain HTTP on 80 answered with a redirect to https://DNS_NAME.
@@ -121,12 +151,12 @@ Result<Config> config_from_env(const std::map<std::string, std::string>& env, co
   }
   const std::string port = get("ECLB_VIP_PORT");
   auto parsed_port = parse_port(port.empty() ? (tls ? "443" : "80") : port);
-  if (!parsed_port) return std::move(parsed_port).context(source + ": ECLB_VIP_PORT");
+  if (!parsed_port) return std::move(parsed_port).context(at("ECLB_VIP_PORT") + ": ECLB_VIP_PORT");
   vip.endpoint.port = *parsed_port;
   if (vip.endpoint.port == vip.l7.redirect_port) vip.l7.redirect_port = 0;
   for (const BackendConfig& backend : pool.backends) {
     if (backend.endpoint.address.family != vip.endpoint.address.family) {
-      return make_error("{}: gateway {} and the VIP {} are of different address families", source,
+      return make_error("{}: gateway {} and the VIP {} are of different address families", at("GATEWAY_LIST"),
                         backend.endpoint.to_string(), vip.endpoint.address.to_string());
     }
   }

@@ -25,12 +25,20 @@
 
 namespace eclb {
 
-// KEY=VALUE lines; '#' comments, blank lines, an optional "export " and matching quotes
-// around the value are allowed. Errors name the file and line.
-Result<std::map<std::string, std::string>> read_env_file(const std::string& path);
+// An env file's settings, with the line each came from (for messages).
+struct EnvFile {
+  std::map<std::string, std::string> values;
+  std::map<std::string, int> lines;
+};
 
-// `base` (defaults or a YAML config) with the pool and VIP the env file describes.
-Result<Config> config_from_env(const std::map<std::string, std::string>& env, const std::string& source,
-                               Config base);
+// KEY=VALUE lines as Docker's env-file reader takes them: '#' comments and blank lines
+// are skipped, the name must be a valid variable name ([A-Za-z_][A-Za-z0-9_]*, no
+// spaces); an optional "export " and matching quotes around the value are allowed (as
+// compose takes them). Any other line is an error naming the file and line.
+Result<EnvFile> read_env_file(const std::string& path);
+
+// `base` (defaults or a YAML config) with the pool and VIP the env file describes. Errors
+// name the file and the line of the setting ("environment.env:3: GATEWAY_LIST: ...").
+Result<Config> config_from_env(const EnvFile& env, const std::string& source, Config base);
 
 }  // namespace eclb

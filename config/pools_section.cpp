@@ -29,7 +29,8 @@ HealthCheckConfig parse_health(const Reader& reader, const YAML::Node& node, con
   if (!node.IsDefined()) return health;
   reader.expect_map(node, field);
   reader.check_keys(node, field,
-                    {"check", "path", "host", "expect_status", "tls", "interval_ms", "timeout_ms", "rise", "fall"});
+                    {"check", "path", "host", "expect_status", "tls", "interval_ms", "timeout_ms", "rise", "fall",
+                     "max_fails", "fail_timeout_ms"});
   const std::string check = reader.required_string(node, "check", field);
   if (check == "none") health.kind = HealthCheckConfig::Kind::kNone;
   else if (check == "tcp") health.kind = HealthCheckConfig::Kind::kTcp;
@@ -56,6 +57,9 @@ HealthCheckConfig parse_health(const Reader& reader, const YAML::Node& node, con
   health.timeout_ms = static_cast<uint32_t>(reader.optional_unsigned(node, "timeout_ms", field, health.timeout_ms, 10, 600000));
   health.rise = static_cast<uint32_t>(reader.optional_unsigned(node, "rise", field, health.rise, 1, 100));
   health.fall = static_cast<uint32_t>(reader.optional_unsigned(node, "fall", field, health.fall, 1, 100));
+  health.max_fails = static_cast<uint32_t>(reader.optional_unsigned(node, "max_fails", field, health.max_fails, 0, 1000));
+  health.fail_timeout_ms =
+      static_cast<uint32_t>(reader.optional_unsigned(node, "fail_timeout_ms", field, health.fail_timeout_ms, 100, 3600000));
   if (health.timeout_ms > health.interval_ms) {
     reader.fail(node, field + ".timeout_ms", "must not exceed interval_ms");
   }
@@ -76,8 +80,12 @@ std::vector<PoolConfig> parse_pools(const Reader& reader, const YAML::Node& node
     reader.expect_map(entry.second, field);
     reader.check_keys(entry.second, field, {"backends", "health"});
     pool.health = parse_health(reader, entry.second["health"], field + ".health");
+    // No `backends:` is an empty pool: environment.env's GATEWAY_LIST fills "gateways".
     const YAML::Node backends = entry.second["backends"];
-    if (!backends.IsDefined()) reader.fail(entry.second, field + ".backends", "missing");
+    if (!backends.IsDefined()) {
+      pools.push_back(std::move(pool));
+      continue;
+    }
     reader.expect_sequence(backends, field + ".backends");
     std::set<std::string> names;
     std::set<Endpoint> endpoints;

@@ -54,6 +54,34 @@ TEST(EnvConfigTest, TheBaseConfigSuppliesTheRestAndTheGatewayHealthCheck) {
   EXPECT_EQ(config->vips[0].mode, abi::ForwardMode::kDsrGue);
 }
 
+TEST(EnvConfigTest, WithoutABaseGatewaysPoolTheGatewaysGetATcpCheck) {
+  // Env-only mode must not run blind: a dead gateway is taken out by the active check.
+  test::TempDir dir;
+  const auto path = write(dir, "GATEWAY_LIST=10.0.0.21:8080\nECLB_VIP=10.0.0.100\n");
+  auto config = config_from_env(*read_env_file(path), path, Config{});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const HealthCheckConfig& health = config->find_pool("gateways")->health;
+  EXPECT_EQ(health.kind, HealthCheckConfig::Kind::kTcp);
+  EXPECT_EQ(health.interval_ms, 1000u);
+  EXPECT_EQ(health.timeout_ms, 500u);
+  EXPECT_EQ(health.max_fails, 1u);
+}
+
+TEST(EnvConfigTest, ABaseGatewaysPoolNeedsNoBackendsList) {
+  test::TempDir dir;
+  auto base = parse_config("pools:\n  gateways:\n    health: { check: websocket, path: /agent, max_fails: 2, "
+                           "fail_timeout_ms: 5000 }\n", "base.yaml");
+  ASSERT_TRUE(base.ok()) << base.error().message;
+  const auto path = write(dir, "GATEWAY_LIST=10.0.0.21:8080\nECLB_VIP=10.0.0.100\n");
+  auto config = config_from_env(*read_env_file(path), path, *base);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const PoolConfig* pool = config->find_pool("gateways");
+  EXPECT_EQ(pool->health.kind, HealthCheckConfig::Kind::kWebSocket);
+  EXPECT_EQ(pool->health.max_fails, 2u);
+  EXPECT_EQ(pool->health.fail_timeout_ms, 5000u);
+  EXPECT_EQ(pool->backends.size(), 1u);
+}
+
 TEST(EnvConfigTest, DnsNameResolvesWhenNoVipIsGiven) {
   test::TempDir dir;
   const auto path = write(dir, "GATEWAY_LIST=127.0.0.2:8080\nDNS_NAME=localhost\n");
@@ -69,7 +97,7 @@ TEST(EnvConfigTest, ErrorsNameTheFileAndTheProblem) {
   EXPECT_THAT(config_from_env(*read_env_file(write(dir, "GATEWAY_LIST=10.0.0.1\nECLB_VIP=10.0.0.100\n")), "e.env", Config{})
                   .error()
                   .message,
-              HasSubstr("e.env: GATEWAY_LIST: invalid endpoint \"10.0.0.1\""));
+              HasSubstr("e.env:1: GATEWAY_LIST: invalid endpoint \"10.0.0.1\""));
   EXPECT_THAT(config_from_env(*read_env_file(write(dir, "GATEWAY_LIST=10.0.0.1:80 10.0.0.1:80\nECLB_VIP=10.0.0.100\n")),
                               "e.env", Config{})
                   .error()
@@ -77,7 +105,18 @@ TEST(EnvConfigTest, ErrorsNameTheFileAndTheProblem) {
               HasSubstr("listed twice"));
   EXPECT_THAT(config_from_env(*read_env_file(write(dir, "GATEWAY_LIST=10.0.0.1:80\n")), "e.env", Config{}).error().message,
               HasSubstr("neither ECLB_VIP nor DNS_NAME"));
+  EXPECT_EQ(config_from_env(*read_env_file(write(dir, "# gateways\nDNS_NAME=x\nGATEWAY_LIST=127.0.0.1:18081 127.0.0.1:18081\n")),
+                            "environment.env", Config{})
+                .error()
+                .message,
+            "environment.env:3: GATEWAY_LIST: 127.0.0.1:18081 is listed twice");
   EXPECT_THAT(read_env_file(write(dir, "GATEWAY_LIST\n")).error().message, HasSubstr("environment.env:1: expected KEY=VALUE"));
+  // Names as Docker's env-file reader takes them: a variable name, nothing around it.
+  for (const char* line : {"1GATEWAY=x", "GATEWAY LIST=x", "GATEWAY-LIST=x", "=x", "DNS_NAME =x"}) {
+    auto bad = read_env_file(write(dir, "DNS_NAME=x\n" + std::string(line) + "\n"));
+    ASSERT_FALSE(bad.ok()) << line;
+    EXPECT_THAT(bad.error().message, HasSubstr("environment.env:2: ")) << line;
+  }
   EXPECT_THAT(read_env_file(write(dir, "\nA=\"open\n")).error().message, HasSubstr("environment.env:2: A: unterminated quote"));
 }
 
