@@ -1,7 +1,7 @@
-// Request heads: parse with http-parser, render for the gateway (see http_head.h).
+// Request heads: rendered for the gateway, and parsed in one go for tests (see http_head.h).
 #include "control/l7/http_head.h"
 
-#include <http_parser.h>
+#include "control/l7/http_message.h"
 #include <strings.h>
 
 #include <cstring>
@@ -10,39 +10,6 @@
 
 namespace eclb::ctl {
 namespace {
-
-struct ParseState {
-  RequestHead* head;
-  bool in_value = false;
-  bool complete = false;
-};
-
-int on_url(http_parser* parser, const char* at, size_t length) {
-  static_cast<ParseState*>(parser->data)->head->target.append(at, length);
-  return 0;
-}
-
-int on_header_field(http_parser* parser, const char* at, size_t length) {
-  auto* state = static_cast<ParseState*>(parser->data);
-  if (state->in_value || state->head->headers.empty()) state->head->headers.emplace_back();
-  state->in_value = false;
-  state->head->headers.back().first.append(at, length);
-  return 0;
-}
-
-int on_header_value(http_parser* parser, const char* at, size_t length) {
-  auto* state = static_cast<ParseState*>(parser->data);
-  state->in_value = true;
-  state->head->headers.back().second.append(at, length);
-  return 0;
-}
-
-int on_headers_complete(http_parser* parser) {
-  auto* state = static_cast<ParseState*>(parser->data);
-  state->complete = true;
-  http_parser_pause(parser, 1);  // the body is not ours to parse
-  return 0;
-}
 
 bool is_hop_by_hop(std::string_view name) {
   for (const char* hop : {"connection", "keep-alive", "proxy-connection", "x-forwarded-for", "x-real-ip",
@@ -62,44 +29,22 @@ const std::string* RequestHead::find(std::string_view name) const {
 }
 
 HeadParse parse_request_head(std::string_view buffer, size_t max_bytes) {
+  RequestParser parser(max_bytes);
+  const size_t taken = parser.feed(buffer);
   HeadParse result;
-  const size_t end = buffer.find("\r\n\r\n");
-  if (end == std::string_view::npos || end + 4 > max_bytes) {
-    result.status = buffer.size() >= max_bytes || end != std::string_view::npos ? HeadParse::Status::kTooLarge
-                                                                                : HeadParse::Status::kIncomplete;
-    return result;
+  switch (parser.state()) {
+    case RequestParser::State::kHead: result.status = HeadParse::Status::kIncomplete; return result;
+    case RequestParser::State::kTooLarge: result.status = HeadParse::Status::kTooLarge; return result;
+    case RequestParser::State::kBad:
+      result.status = HeadParse::Status::kBad;
+      result.error = parser.error();
+      return result;
+    case RequestParser::State::kBody:
+    case RequestParser::State::kComplete: break;
   }
-  http_parser_settings settings{};
-  settings.on_url = on_url;
-  settings.on_header_field = on_header_field;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  http_parser parser;
-  http_parser_init(&parser, HTTP_REQUEST);
-  ParseState state{&result.head};
-  parser.data = &state;
-  http_parser_execute(&parser, &settings, buffer.data(), end + 4);
-  const auto error = HTTP_PARSER_ERRNO(&parser);
-  if (!state.complete || (error != HPE_OK && error != HPE_PAUSED)) {
-    result.status = HeadParse::Status::kBad;
-    result.error = state.complete ? http_errno_description(error) : "incomplete request head";
-    return result;
-  }
-  if (parser.http_major != 1 || parser.method == HTTP_CONNECT) {
-    result.status = HeadParse::Status::kBad;
-    result.error = parser.method == HTTP_CONNECT ? "CONNECT is not proxied" : "only HTTP/1.x is proxied";
-    return result;
-  }
-  if (result.head.target.empty() || result.head.target.front() != '/') {
-    result.status = HeadParse::Status::kBad;
-    result.error = "the request target must be a path";
-    return result;
-  }
-  result.head.method = http_method_str(static_cast<http_method>(parser.method));
-  result.head.version_minor = parser.http_minor;
-  result.head.upgrade = parser.upgrade != 0;
   result.status = HeadParse::Status::kComplete;
-  result.head_bytes = end + 4;
+  result.head = parser.head();
+  result.head_bytes = taken;
   return result;
 }
 
@@ -107,6 +52,7 @@ std::string render_upstream_head(const RequestHead& head, const ForwardedFor& fo
   std::string out = fmt::format("{} {} HTTP/1.1\r\n", head.method, forwarded.target);
   std::string forwarded_for;
   for (const auto& [name, value] : head.headers) {
+    if (!head.upgrade && strcasecmp(name.c_str(), "upgrade") == 0) continue;  // not a WebSocket: no upgrade
     if (is_hop_by_hop(name)) {
       if (strcasecmp(name.c_str(), "x-forwarded-for") == 0) {
         forwarded_for += (forwarded_for.empty() ? "" : ", ") + value;
@@ -119,6 +65,39 @@ std::string render_upstream_head(const RequestHead& head, const ForwardedFor& fo
   out += fmt::format("X-Forwarded-For: {}\r\nX-Real-IP: {}\r\nX-Forwarded-Proto: {}\r\nConnection: {}\r\n\r\n",
                      forwarded_for, forwarded.client_address, forwarded.tls ? "https" : "http",
                      head.upgrade ? "Upgrade" : "close");
+  return out;
+}
+
+std::string client_response_head(std::string_view start, bool keep_alive) {
+  // Lines end in LF or CRLF (RFC 9112 §2.2); each head ends with an empty line, and only
+  // the head whose status is not an interim 1xx (101 is final) is the final one.
+  std::string out;
+  out.reserve(start.size() + 24);
+  size_t at = 0;
+  bool status_line = true;
+  bool final_head = false;
+  while (at < start.size()) {
+    size_t end = start.find('\n', at);
+    end = end == std::string_view::npos ? start.size() : end + 1;
+    const std::string_view line = start.substr(at, end - at);
+    at = end;
+    if (status_line) {
+      status_line = false;
+      final_head = !(line.size() > 9 && line[9] == '1' && line.substr(9, 3) != "101");
+    } else if (line == "\r\n" || line == "\n") {
+      if (final_head) {
+        out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+        out += line;
+        out += start.substr(at);  // the body's first bytes
+        return out;
+      }
+      status_line = true;
+    } else if (final_head && line.size() > 11 && (strncasecmp(line.data(), "connection:", 11) == 0 ||
+                                                 strncasecmp(line.data(), "keep-alive:", 11) == 0)) {
+      continue;
+    }
+    out += line;
+  }
   return out;
 }
 

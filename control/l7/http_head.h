@@ -1,6 +1,6 @@
-// The head of an HTTP/1.x request as the L7 proxy needs it: parsed (nodejs http-parser)
-// with a size limit, and rendered again for the gateway with the forwarding headers the
-// nginx image set. Bodies are never parsed: after the head, bytes are relayed as they are.
+// The head of an HTTP/1.x request as the L7 proxy needs it, and rendered again for the
+// gateway with the forwarding headers the nginx image set. Parsing is incremental
+// (http_message.h); parse_request_head parses a whole buffer at once.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +31,8 @@ struct HeadParse {
   std::string error;      // kBad: why
 };
 
-// Parses the request head at the start of `buffer`. kTooLarge once `max_bytes` pass
-// without the blank line that ends the head.
+// Parses the request head at the start of `buffer` (RequestParser in one go). kTooLarge
+// once `max_bytes` pass without the blank line that ends the head.
 HeadParse parse_request_head(std::string_view buffer, size_t max_bytes);
 
 struct ForwardedFor {
@@ -43,9 +43,16 @@ struct ForwardedFor {
 
 // The head for the gateway: request line with `forwarded.target`; X-Forwarded-For
 // (appended to), X-Real-IP and X-Forwarded-Proto set; Host kept; hop-by-hop headers
-// dropped; "Connection: Upgrade" for upgrades, else "Connection: close" (one request per
-// connection: the proxy relays bytes, it does not frame responses).
+// dropped; "Connection: Upgrade" for upgrades, else "Connection: close" (each request
+// gets a gateway connection of its own, as nginx's proxy_pass without upstream keepalive).
 std::string render_upstream_head(const RequestHead& head, const ForwardedFor& forwarded);
+
+// The start of the gateway's response (interim 1xx responses, the complete final head,
+// maybe the first body bytes) as the client gets it: the final head's Connection and
+// Keep-Alive headers are the gateway connection's business (hop-by-hop, RFC 9110
+// §7.6.1), so they are replaced by the client connection's "Connection: keep-alive" or
+// "Connection: close"; everything else is kept as it is.
+std::string client_response_head(std::string_view start, bool keep_alive);
 
 // A complete response with a short text body, closing the connection.
 std::string render_response(int status, std::string_view reason, std::string_view body,

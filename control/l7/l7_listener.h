@@ -1,7 +1,8 @@
 // L7Listener: one listening socket of an L7 VIP: the VIP itself (TLS or plain proxy) or
 // its redirect port (plain HTTP answered with 301 to https://). Built by eclb-control's
 // thread from the config (so bind errors reach --check, start and reload), then handed
-// to the proxy thread. Immutable once built; sessions keep theirs alive.
+// to the proxy threads. Immutable once built. Sessions keep a copy without the socket:
+// the socket lives only as long as the proxy listens on it.
 #pragma once
 
 #include <unistd.h>
@@ -41,7 +42,7 @@ struct L7Listener {
   L7VipConfig settings;
   std::shared_ptr<const TlsStore> tls;      // kProxy with certificates, else null
   std::shared_ptr<L7Counters> counters;     // the VIP's, shared by its listeners and kept over reloads
-  std::shared_ptr<OwnedFd> socket;
+  std::shared_ptr<OwnedFd> socket;     // null in the copy sessions keep
 };
 
 // A non-blocking listening TCP socket on `endpoint` (SO_REUSEADDR; IPV6_V6ONLY for v6).

@@ -47,6 +47,13 @@ struct L7Proxy::Shared {
   // mutex only when a new publication came, not once per request.
   std::shared_ptr<const TableContent> tables;
   std::atomic<uint64_t> tables_version{0};
+  // Connect failures for eclb-control's thread (under the mutex), and the eventfd that
+  // says there are some.
+  std::vector<ConnectFailure> failures;
+  int failure_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ~Shared() {
+    if (failure_fd >= 0) close(failure_fd);
+  }
 };
 
 // One event loop on its own thread. Every loop watches every listener (EPOLLEXCLUSIVE
@@ -59,7 +66,8 @@ class L7Proxy::Thread {
         index_(index),
         exclusive_(exclusive),
         wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-        context_{loop_, L7Config{}, [this] { return tables(); }, [this](ProxySession* session) { retire(session); }} {}
+        context_{loop_, L7Config{}, [this] { return tables(); }, [this](ProxySession* session) { retire(session); },
+                 [this](const std::string& vip, const Endpoint& gateway) { report_failure(vip, gateway); }} {}
 
   Result<void> start() {
     if (wake_fd_ < 0) return make_error("eventfd: {}", std::strerror(errno));
@@ -98,6 +106,15 @@ class L7Proxy::Thread {
     return tables_;
   }
 
+  void report_failure(const std::string& vip, const Endpoint& gateway) {
+    {
+      std::lock_guard lock(shared_->mutex);
+      if (shared_->failures.size() < 4096) shared_->failures.push_back({vip, gateway});  // bounded: a burst is enough
+    }
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t ignored = write(shared_->failure_fd, &one, sizeof one);
+  }
+
   void on_wake() {
     uint64_t count = 0;
     [[maybe_unused]] const ssize_t ignored = read(wake_fd_, &count, sizeof count);
@@ -118,15 +135,23 @@ class L7Proxy::Thread {
 
   // Watches the new set's sockets and lets go of the old ones that are not in it.
   void adopt(std::vector<std::shared_ptr<const L7Listener>> listeners) {
-    std::unordered_map<int, std::shared_ptr<const L7Listener>> next;
-    for (auto& listener : listeners) next[listener->socket->get()] = listener;
+    std::unordered_map<int, Listening> next;
+    for (auto& listener : listeners) {
+      // What sessions keep: the listener without its socket. A session that outlives its
+      // listener (a reload moved or removed the VIP) must not keep the port open: nobody
+      // would accept on it, clients would hang, and binding it again would fail.
+      auto for_sessions = std::make_shared<L7Listener>(*listener);
+      for_sessions->socket.reset();
+      next[listener->socket->get()] = Listening{listener, std::move(for_sessions)};
+    }
     for (const auto& [fd, listener] : listening_) {
       if (!next.contains(fd)) loop_.unwatch(fd);
     }
     for (const auto& [fd, listener] : next) {
       loop_.unwatch(fd);  // re-watch: the callback must see the new listener (settings, certificates)
       if (auto watching = watch_listener(fd); !watching) {
-        log::error("l7", "cannot watch listener listen={}: {}", listener->listen.to_string(), watching.error().message);
+        log::error("l7", "cannot watch listener listen={}: {}", listener.listener->listen.to_string(),
+                   watching.error().message);
       }
     }
     listening_ = std::move(next);
@@ -140,7 +165,7 @@ class L7Proxy::Thread {
   void accept_from(int listen_fd) {
     const auto found = listening_.find(listen_fd);
     if (found == listening_.end()) return;
-    const std::shared_ptr<const L7Listener> listener = found->second;
+    const std::shared_ptr<const L7Listener> listener = found->second.for_sessions;
     // Several loops: take a few per wakeup and leave the rest to the others.
     const int batch = exclusive_ ? 4 : 64;
     for (int accepted = 0; accepted < batch; ++accepted) {
@@ -213,7 +238,11 @@ class L7Proxy::Thread {
   ProxyContext context_;
   std::thread thread_;
   uint64_t version_ = 0;
-  std::unordered_map<int, std::shared_ptr<const L7Listener>> listening_;
+  struct Listening {
+    std::shared_ptr<const L7Listener> listener;      // owns the socket, with the shared state
+    std::shared_ptr<const L7Listener> for_sessions;  // the same without the socket
+  };
+  std::unordered_map<int, Listening> listening_;
   std::unordered_map<ProxySession*, std::unique_ptr<ProxySession>> sessions_;
   std::vector<std::unique_ptr<ProxySession>> retired_;
   bool sweep_scheduled_ = false;
@@ -301,6 +330,15 @@ Result<void> L7Proxy::configure(const Config& config) {
   }
   wake_all();
   return success();
+}
+
+int L7Proxy::failure_fd() const noexcept { return shared_->failure_fd; }
+
+std::vector<L7Proxy::ConnectFailure> L7Proxy::take_connect_failures() {
+  uint64_t count = 0;
+  [[maybe_unused]] const ssize_t ignored = read(shared_->failure_fd, &count, sizeof count);
+  std::lock_guard lock(shared_->mutex);
+  return std::exchange(shared_->failures, {});
 }
 
 void L7Proxy::set_tables(std::shared_ptr<const TableContent> tables) {

@@ -8,7 +8,9 @@
 //   - configure(): listeners and certificates, built on the caller's thread so that a
 //     bind or certificate error fails start or reload with the old set still serving;
 //   - set_tables(): every publication's TableContent (the routing input);
-//   - counters(): per-VIP counters for metrics.
+//   - counters(): per-VIP counters for metrics;
+//   - take_connect_failures(): the gateways that refused a connection (passive health),
+//     announced on failure_fd().
 // Connections already open keep the listener (and certificate store) they came in on,
 // so reloading certificates or the config drops none.
 #pragma once
@@ -42,6 +44,14 @@ class L7Proxy {
   void set_tables(std::shared_ptr<const TableContent> tables);
   // Counters of each configured VIP, by VIP name.
   std::map<std::string, std::shared_ptr<const L7Counters>> counters() const;
+  // A gateway that refused (or did not accept in time) a connection of a VIP.
+  struct ConnectFailure {
+    std::string vip;
+    Endpoint gateway;
+  };
+  // Readable (an eventfd) while connect failures wait to be taken; for the caller's loop.
+  int failure_fd() const noexcept;
+  std::vector<ConnectFailure> take_connect_failures();
   // Listening endpoints, for logs: "vip=... listen=... tls=...".
   std::vector<std::string> describe() const;
   size_t threads() const noexcept;

@@ -27,7 +27,7 @@ import urllib.request
 import websockets
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Eclbctl, Process, Results, fail_fast, wait_for  # noqa: E402
+from harness import Eclbctl, Process, Results, exposition_problems, fail_fast, wait_for  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -444,7 +444,50 @@ async def main():
                   f"quiet_closed={quiet_closed} talking={sum(talking)}/8 counted={l7('idle_timeout') - idle_before}")
     await chatty.close()
 
-    # 11. Nothing left behind.
+    # 11. A reload moves the plain VIP from 8000 to 8001, while a connection it accepted is
+    #     open: 8000 stops listening at once (nobody would accept there), the open
+    #     connection carries on, and moving back, or removing the VIP, works as well.
+    def refused(port):
+        try:
+            with socket.create_connection((VIP, port), timeout=2):
+                return False
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+
+    def serves(port):
+        return curl(url=f"http://{VIP}:{port}/vm1/")[0] == 200
+
+    def reload_with(config):
+        with open(f"{work}/eclb.yaml", "w") as f:
+            f.write(config)
+        return subprocess.run(ctl.base + ["reload"], capture_output=True, text=True)
+
+    reload_with(CONFIG)  # the idle timeout of 10. back to its default
+    held, _, _ = await ws_connect("/vm1/agent", port=8000, tls=False)
+    moved = CONFIG.replace("port: 8000,", "port: 8001,")
+    reload = reload_with(moved)
+    results.check(reload.returncode == 0 and refused(8000) and serves(8001) and await echoes(held),
+                  "a reload moving a VIP 8000 -> 8001 closes 8000 even with its connection open, which carries on",
+                  f"rc={reload.returncode} {reload.stderr.strip()[:120]} 8000_refused={refused(8000)}")
+    back = reload_with(CONFIG)
+    results.check(back.returncode == 0 and serves(8000) and refused(8001) and await echoes(held),
+                  "and moving it back to 8000 works (no \"Address already in use\")", back.stderr.strip()[:160])
+    removed = reload_with(CONFIG.replace(f"  - {{ name: plain, address: {VIP}, port: 8000, mode: l7, pool: gateways }}\n", ""))
+    results.check(removed.returncode == 0 and refused(8000) and await echoes(held),
+                  "removing the VIP by reload closes its port too", removed.stderr.strip()[:160])
+    restored = reload_with(CONFIG)
+    results.check(restored.returncode == 0 and serves(8000), "restored, it serves again", restored.stderr.strip()[:160])
+    await held.close()
+
+    # 12. The whole /metrics body, read by a real parser.
+    with urllib.request.urlopen(f"http://{VIP}:9469/metrics", timeout=3) as response:
+        families, problems = exposition_problems(response.read().decode())
+    results.check(families > 10 and not problems,
+                  f"/metrics with L7 counters read by prometheus_client: {families} families, each one group", problems[:5])
+
+    # 13. Nothing left behind.
     drained = wait_for(lambda: l7("connections") == 0 and l7("connections", "plain") == 0, 5)
     fds = open_fds(pid)
     results.check(drained and fds <= baseline_fds + 2, "no connection or descriptor left behind",

@@ -1,20 +1,24 @@
 """The nginx image eclb replaces, as an nginx.conf for Debian's nginx: TLS with cert.crt /
 certkey.key, port 80 redirected to https://DNS_NAME, WebSocket upgrades proxied round
-robin over GATEWAY_LIST, pins by "X-Server-Select: vmN" (or ip:port) and by a /vmN/
-path prefix, the forwarding headers, and day-long proxy timeouts. Used by the parity
-test and the L7 benchmark, so both compare eclb with the same nginx."""
+robin over GATEWAY_LIST, pins by a /vmN/ path prefix (a prefix location per gateway:
+nginx normalises the path first, strips the prefix, and redirects "/vmN" to "/vmN/") and
+by "X-Server-Select: vmN" (or ip:port; blanks around it ignored, names without regard to
+case), the path pin first; the forwarding headers, and day-long proxy timeouts. A failed
+connect goes on to the next upstream (nginx's default proxy_next_upstream). Used by the
+parity test and the L7 benchmark, so both compare eclb with the same nginx."""
 
 
 def nginx_conf(gateways, dns_name, cert, key, listen, work, workers=1, tls=True):
     names = {f"vm{i}": gateway for i, gateway in enumerate(gateways, 1)}
     upstreams = "".join(f"  upstream {name} {{ server {gateway}; }}\n" for name, gateway in names.items())
-    selects = "".join(f'    "{name}" {name};\n    "{gateway}" {name};\n' for name, gateway in names.items())
+    blank = "[ \\t]*"
+    selects = ""
+    for name, gateway in names.items():
+        escaped = gateway.replace(".", "\\.")
+        selects += f'    "~*^{blank}{name}{blank}$" {name};\n    "~^{blank}{escaped}{blank}$" {name};\n'
     pool = "".join(f"    server {gateway};\n" for gateway in gateways)
     temp = "".join(f"  {kind}_temp_path {work}/nginx-{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    routes = """
-    location ~ ^/(vm[0-9]+)(/.*)?$ {
-      proxy_pass http://$1$2$is_args$args;
-    }
+    routes = "".join(f"    location /{name}/ {{ proxy_pass http://{name}/; }}\n" for name in names) + """
     location / {
       if ($gateway = unknown) { return 502; }
       proxy_pass http://$gateway;

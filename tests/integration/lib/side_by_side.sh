@@ -5,9 +5,10 @@
 # cert.crt and certkey.key beside the file holds the VIP 10.99.0.100.
 #
 # side_by_side_up WORK [PINNING]: PINNING is a command prefix for both front ends (the
-# benchmark gives each `taskset -c 1`). Sets NGINX_IP; returns non-zero when either front
-# end does not serve all three gateways within 20 s.
+# benchmark gives each `taskset -c 1`). Sets NGINX_IP and ECLB_CONTROL_PID; returns
+# non-zero when either front end does not serve all three gateways within 20 s.
 # side_by_side_ready ADDRESS: a pinned request through ADDRESS reaches each gateway.
+# side_by_side_gateway I: (re)starts gateway vmI; its pid is SIDE_BY_SIDE_GATEWAY_PIDS[I].
 
 SIDE_BY_SIDE_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$SIDE_BY_SIDE_LIB/certificate.sh"
@@ -20,6 +21,14 @@ side_by_side_ready() {
     ip netns exec "$(topo_ns cli)" curl -s -m 2 --cacert "$SIDE_BY_SIDE_WORK/cert.crt" \
       --resolve "watchers.test:443:$1" "https://watchers.test/vm$i/" | grep -q "\"vm$i\"" || return 1
   done
+}
+
+declare -a SIDE_BY_SIDE_GATEWAY_PIDS
+side_by_side_gateway() {
+  # ip netns exec execs the command: $! is the gateway itself.
+  ip netns exec "$(topo_ns "gw$1")" /usr/bin/python3 "$SIDE_BY_SIDE_LIB/ws_gateway.py" --name "vm$1" \
+    --lifetime 1800 >> "$SIDE_BY_SIDE_WORK/gw$1.log" 2>&1 &
+  SIDE_BY_SIDE_GATEWAY_PIDS[$1]=$!
 }
 
 side_by_side_up() {
@@ -45,15 +54,13 @@ work, listen, gateways = sys.argv[1:4]
 open(f'{work}/nginx.conf', 'w').write(nginx_conf(gateways.split(), 'watchers.test', f'{work}/cert.crt',
                                                  f'{work}/certkey.key', listen, work, workers=1))
 " "$work" "$NGINX_IP" "$SIDE_BY_SIDE_GATEWAYS"
-  for i in 1 2 3; do
-    ip netns exec "$(topo_ns "gw$i")" /usr/bin/python3 "$SIDE_BY_SIDE_LIB/ws_gateway.py" --name "vm$i" \
-      --lifetime 1800 > "$work/gw$i.log" 2>&1 &
-  done
+  for i in 1 2 3; do side_by_side_gateway "$i"; done
   # shellcheck disable=SC2086
   ip netns exec "$lb" $pin nginx -c "$work/nginx.conf" -g 'daemon off;' > "$work/nginx.log" 2>&1 &
   # shellcheck disable=SC2086
   ip netns exec "$lb" $pin "$ECLB_BIN/control/daemon/eclb-control" --env-file "$work/environment.env" \
     --config "$work/base.yaml" > "$work/eclb-control.log" 2>&1 &
+  ECLB_CONTROL_PID=$!
   for _ in $(seq 1 100); do side_by_side_ready "$TOPO_VIP" && side_by_side_ready "$NGINX_IP" && return 0; sleep 0.2; done
   return 1
 }

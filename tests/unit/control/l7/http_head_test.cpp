@@ -70,6 +70,19 @@ TEST(HttpHeadTest, UpstreamHeadOfAnUpgradeKeepsTheUpgrade) {
   EXPECT_THAT(head, Not(HasSubstr("keep-alive")));
 }
 
+TEST(HttpHeadTest, TheClientGetsItsOwnConnectionHeaderInTheFinalHeadOnly) {
+  const std::string start =
+      "HTTP/1.1 100 Continue\r\nConnection: keep-alive\r\n\r\n"
+      "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\nConnection: close\r\nKeep-Alive: timeout=5\r\n\r\n"
+      "ok";
+  EXPECT_EQ(client_response_head(start, true),
+            "HTTP/1.1 100 Continue\r\nConnection: keep-alive\r\n\r\n"
+            "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
+  EXPECT_EQ(client_response_head("HTTP/1.1 200 OK\nContent-Length: 0\n\n", false),
+            "HTTP/1.1 200 OK\nContent-Length: 0\nConnection: close\r\n\n")
+      << "bare LF heads (RFC 9112 2.2) are rewritten too";
+}
+
 TEST(HttpHeadTest, ResponsesAndHosts) {
   EXPECT_EQ(render_response(503, "Service Unavailable", "down\n"),
             "HTTP/1.1 503 Service Unavailable\r\nServer: eclb\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"

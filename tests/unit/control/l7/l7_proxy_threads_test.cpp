@@ -34,7 +34,8 @@ std::string request(uint16_t port) {
   address.sin_port = htons(port);
   std::string response;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    const std::string head = "GET /agent HTTP/1.1\r\nHost: watchers.test\r\n\r\n";
+    // One request per connection, read to the close.
+    const std::string head = "GET /agent HTTP/1.1\r\nHost: watchers.test\r\nConnection: close\r\n\r\n";
     send(fd, head.data(), head.size(), MSG_NOSIGNAL);
     char buffer[4096];
     for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, static_cast<size_t>(n));

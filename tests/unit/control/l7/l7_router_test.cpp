@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "control/core/maglev_table.h"
 #include "abi/flow_hash.h"
@@ -60,10 +61,70 @@ TEST_F(L7RouterTest, HeaderPinByNameOrAddressReachesThatGateway) {
 TEST_F(L7RouterTest, PathPinStripsThePrefix) {
   EXPECT_EQ(route(head("/vm1/agent?id=3")).target, "/agent?id=3");
   EXPECT_EQ(route(head("/vm1/agent?id=3")).backend_name, "vm1");
-  EXPECT_EQ(route(head("/vm2")).target, "/");
-  EXPECT_EQ(route(head("/vm2?x=1")).target, "/?x=1");
   EXPECT_TRUE(route(head("/vm2/")).pinned);
   EXPECT_EQ(route(head("/vm2/")).target, "/");
+}
+
+// The table of the issue, the nginx image's answers (nginx_parity checks them against
+// nginx itself).
+TEST_F(L7RouterTest, RoutesAsTheImageDoes) {
+  // Header values: blanks around them ignored, names without regard to case.
+  EXPECT_EQ(route(head("/agent", {{"X-Server-Select", "vm2 "}})).backend_name, "vm2");
+  EXPECT_EQ(route(head("/agent", {{"X-Server-Select", "VM2"}})).backend_name, "vm2");
+  // The path pin wins over the header, even a bogus one.
+  RouteDecision d = route(head("/vm1/x", {{"X-Server-Select", "vm2"}}));
+  EXPECT_EQ(d.backend_name, "vm1");
+  EXPECT_EQ(d.target, "/x");
+  EXPECT_EQ(route(head("/vm1/x", {{"X-Server-Select", "bogus"}})).backend_name, "vm1");
+  // The path is normalised before matching, and the normalised rest is sent.
+  for (const char* target : {"/vm2/../vm1/x", "//vm1/x", "/%76m1/x", "/./vm1/./x", "/vm1//x"}) {
+    d = route(head(target));
+    EXPECT_EQ(d.status, 0) << target;
+    EXPECT_EQ(d.backend_name, "vm1") << target;
+    EXPECT_EQ(d.target, "/x") << target;
+  }
+  // "/vm2" is not under "/vm2/": a redirect there, the query kept.
+  d = route(head("/vm2"));
+  EXPECT_EQ(d.status, 301);
+  EXPECT_EQ(d.location, "/vm2/");
+  EXPECT_EQ(route(head("/vm2?x=1")).location, "/vm2/?x=1");
+  // Unknown pins stay refused.
+  EXPECT_EQ(route(head("/agent", {{"X-Server-Select", "bogus"}})).status, 502);
+}
+
+TEST(NormalizeTargetTest, FollowsRfc3986DotSegmentsAndMergesSlashes) {
+  EXPECT_EQ(normalize_target("/"), "/");
+  EXPECT_EQ(normalize_target("/a/b/../c"), "/a/c");
+  EXPECT_EQ(normalize_target("/a/./b/"), "/a/b/");
+  EXPECT_EQ(normalize_target("/../../a"), "/a") << "never above the root";
+  EXPECT_EQ(normalize_target("/a/.."), "/");
+  EXPECT_EQ(normalize_target("/a/b/.."), "/a/");
+  EXPECT_EQ(normalize_target("//a///b"), "/a/b");
+  EXPECT_EQ(normalize_target("/%61%2Fb?q=/../x"), "/a%2Fb?q=/../x") << "only unreserved decoded; the query kept";
+  EXPECT_EQ(normalize_target("/a%"), "/a%");
+}
+
+TEST_F(L7RouterTest, AfterARefusedConnectionTheNextGatewayOfTheMaglevOrder) {
+  tables_.vips[0].members[2].state = abi::BackendState::kUp;
+  for (uint32_t s = 0; s < 251; ++s) tables_.vips[0].slots[s] = s % 3;  // vm1, vm2, vm3
+  RouteDecision d = route(head("/agent"));
+  ASSERT_EQ(d.status, 0);
+  std::vector<Endpoint> tried{d.backend};
+  const RouteDecision first = d;
+  ASSERT_TRUE(next_gateway(&tables_, "agents", d, tried));
+  EXPECT_NE(d.backend, first.backend);
+  EXPECT_EQ(d.slot, (first.slot + 1) % 251) << "the next slot holds the next member";
+  tried.push_back(d.backend);
+  ASSERT_TRUE(next_gateway(&tables_, "agents", d, tried));
+  tried.push_back(d.backend);
+  EXPECT_EQ(std::set<Endpoint>(tried.begin(), tried.end()).size(), 3u);
+  EXPECT_FALSE(next_gateway(&tables_, "agents", d, tried)) << "every gateway tried";
+  RouteDecision again = first;
+  std::vector<Endpoint> tried_again{first.backend};
+  ASSERT_TRUE(next_gateway(&tables_, "agents", again, tried_again));
+  EXPECT_EQ(again.backend, tried[1]) << "deterministic";
+  RouteDecision pinned = route(head("/vm1/x"));
+  EXPECT_FALSE(next_gateway(&tables_, "agents", pinned, {pinned.backend})) << "a pin never moves";
 }
 
 TEST_F(L7RouterTest, UnknownPinIs502AndUnavailablePinIs503NeverAnotherGateway) {
