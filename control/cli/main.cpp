@@ -99,6 +99,11 @@ int main(int argc, char** argv) {
 
   const auto admin = [&](const nlohmann::json& request) -> int {
     auto answer = eclb::ctl::cli::admin_request(admin_path, request);
+    if (!answer && json) {
+      // --json answers JSON whatever happened: scripts parse one format.
+      fmt::print("{}\n", nlohmann::json{{protocol::kOk, false}, {protocol::kError, answer.error().message}}.dump(2));
+      return 1;
+    }
     if (!answer) return fail(answer.error().message);
     if (request[protocol::kCommand] == protocol::kHealth) {
       fmt::print("{}", eclb::ctl::cli::render_health(*answer, json));

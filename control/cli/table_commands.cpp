@@ -204,14 +204,15 @@ Result<std::string> render_table(const TableSnapshot& snapshot, const std::strin
                 {"size", entry.table_size},
                 {"generation", snapshot.generation},
                 {"digest", digest_of(snapshot, entry)},
-                {"backends", json::array()},
-                {"slots_first", shown.first},
-                {"slots", json::array()}};
+                {"backends", json::array()}};
     for (uint32_t i = 0; i < entry.backend_count; ++i) out["backends"].push_back(backend_json(snapshot, entry, i));
-    json& slot_array = out["slots"];
-    for (uint32_t s = shown.first; s <= shown.last; ++s) {
-      if (slots[s] == abi::kNoBackend) slot_array.push_back(nullptr);
-      else slot_array.push_back(slots[s]);
+    if (range) {  // the raw slots only when asked for (65537 of them by default)
+      out["slots_first"] = shown.first;
+      json& slot_array = out["slots"] = json::array();
+      for (uint32_t s = shown.first; s <= shown.last; ++s) {
+        if (slots[s] == abi::kNoBackend) slot_array.push_back(nullptr);
+        else slot_array.push_back(slots[s]);
+      }
     }
     return out.dump(2) + "\n";
   }

@@ -32,7 +32,12 @@ json AdminHandler::handle(const json& request) {
     if (!report) return fail(report.error().message);
     return json{{admin::kOk, true}, {admin::kGeneration, daemon_.generation()}, {admin::kPublished, report->has_value()}};
   };
-  if (command == admin::kReload) return published(daemon_.reload());
+  if (command == admin::kReload) {
+    log::info("control", "reload requested through the admin socket");
+    auto report = daemon_.reload();
+    if (!report) log::error("control", "{}", report.error().message);  // as for SIGHUP
+    return published(report);
+  }
   if (command == admin::kStatus) {
     return {{admin::kOk, true},
             {admin::kGeneration, daemon_.generation()},
@@ -53,6 +58,8 @@ json AdminHandler::handle(const json& request) {
                           {"drained", daemon_.overrides().drained(key)},
                           {"weight", daemon_.overrides().weight(key, backend.backend.weight, daemon_.now())},
                           {"check", to_string(backend.check.kind)},
+                          {"passive", backend.passive},
+                          {"refused_connections", backend.passive_failures},
                           {"checks", backend.checks},
                           {"last_ok", backend.checked ? json(backend.last.ok) : json(nullptr)},
                           {"last_detail", backend.checked ? backend.last.detail : "not checked yet"},

@@ -85,6 +85,12 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
     log::info("l7", "proxy threads={}", daemon->l7_->threads());
     if (auto configured = daemon->l7_->configure(*config); !configured) return std::move(configured).error();
     for (const std::string& listener : daemon->l7_->describe()) log::info("l7", "listening {}", listener);
+    // Connections the proxy could not open are passive health reports.
+    if (auto watching = daemon->loop_.watch(daemon->l7_->failure_fd(), EPOLLIN,
+                                            [d = daemon.get()](uint32_t) { d->on_connect_failures(); });
+        !watching) {
+      return std::move(watching).error();
+    }
   }
   daemon->apply_config(std::move(*config));
   log::info("control", "admin socket path=\"{}\" metrics=\"{}\"", daemon->config_.control.admin_socket,
@@ -94,6 +100,7 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
 
 ControlDaemon::~ControlDaemon() {
   if (ramp_timer_ != 0) loop_.cancel(ramp_timer_);
+  if (l7_) loop_.unwatch(l7_->failure_fd());
 }
 
 void ControlDaemon::apply_config(Config config) {
@@ -170,10 +177,18 @@ void ControlDaemon::request_publish(const std::string& why) {
   });
 }
 
+void ControlDaemon::on_connect_failures() {
+  for (const L7Proxy::ConnectFailure& failure : l7_->take_connect_failures()) {
+    for (const VipConfig& vip : config_.vips) {
+      if (vip.name == failure.vip) health_.passive_failure(vip.pool, failure.gateway);
+    }
+  }
+}
+
 void ControlDaemon::on_health_change(const BackendHealth& backend, Health from) {
   log::info("health", "pool=\"{}\" backend=\"{}\" address={} {}->{} check={} last=\"{}\" latency_ms={:.1f}",
             backend.pool, backend.backend.name, backend.backend.endpoint.to_string(), to_string(from),
-            to_string(backend.state), to_string(backend.check.kind), backend.last.detail,
+            to_string(backend.state), backend.passive ? "passive" : to_string(backend.check.kind), backend.last.detail,
             backend.last.latency.count() / 1000.0);
   request_publish(fmt::format("{} {}", backend.backend.name, to_string(backend.state)));
 }

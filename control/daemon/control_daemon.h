@@ -82,6 +82,7 @@ class ControlDaemon {
       : options_(std::move(options)),
         health_(loop_, [this](const BackendHealth& backend, Health from) { on_health_change(backend, from); }) {}
   void on_health_change(const BackendHealth& backend, Health from);
+  void on_connect_failures();
   MemberState member_state(const PoolConfig& pool, const BackendConfig& backend) const;
   void request_publish(const std::string& why);
   void apply_config(Config config);

@@ -15,6 +15,7 @@
 namespace eclb::ctl {
 
 class ControlDaemon;
+class PrometheusText;
 
 class MetricsExporter {
  public:
@@ -23,7 +24,7 @@ class MetricsExporter {
 
  private:
   void refresh_mappings();
-  void render_l7(std::string& out) const;
+  void render_l7(PrometheusText& out) const;
 
   ControlDaemon& daemon_;
   std::optional<TableSegment> segment_;

@@ -1,7 +1,10 @@
 // Check scheduling with jitter and rise/fall accounting.
 #include "control/health/health_monitor.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <utility>
 
 namespace eclb::ctl {
 
@@ -19,6 +22,7 @@ HealthMonitor::~HealthMonitor() {
   *alive_ = false;
   for (auto& [key, entry] : entries_) {
     if (entry.timer != 0) loop_.cancel(entry.timer);
+    if (entry.passive_timer != 0) loop_.cancel(entry.passive_timer);
   }
   if (tls_ != nullptr) SSL_CTX_free(tls_);
 }
@@ -39,7 +43,7 @@ void HealthMonitor::configure(const std::vector<PoolConfig>& pools) {
       if (pool.health.kind == HealthCheckConfig::Kind::kNone) {
         if (entry.timer != 0) loop_.cancel(entry.timer);
         entry.timer = 0;
-        entry.health.state = Health::kUp;  // unchecked backends are up
+        if (!entry.health.passive) entry.health.state = Health::kUp;  // unchecked backends are up
         continue;
       }
       if (added || check_changed || (entry.timer == 0 && !entry.in_flight)) {
@@ -53,6 +57,7 @@ void HealthMonitor::configure(const std::vector<PoolConfig>& pools) {
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second.generation != generation_) {
       if (it->second.timer != 0) loop_.cancel(it->second.timer);
+      if (it->second.passive_timer != 0) loop_.cancel(it->second.passive_timer);
       it = entries_.erase(it);  // an in-flight probe for it reports into nothing
     } else {
       ++it;
@@ -102,10 +107,56 @@ void HealthMonitor::on_result(const Key& key, const ProbeResult& result) {
     ++health.failures;
     health.successes = 0;
   }
+  if (health.passive) {
+    // Down because connections were refused: a passing check is enough to come back
+    // (nginx puts it back on the first success too); failing checks take over.
+    if (result.ok) {
+      set_state(entry, Health::kUp);
+    } else if (health.failures >= health.check.fall) {
+      health.passive = false;  // down by the checks now: the passive timeout no longer applies
+    }
+    return;
+  }
+  if (health.state == Health::kUp && health.failures >= health.check.fall) set_state(entry, Health::kDown);
+  if (health.state == Health::kDown && health.successes >= health.check.rise) set_state(entry, Health::kUp);
+}
+
+void HealthMonitor::set_state(Entry& entry, Health state) {
+  BackendHealth& health = entry.health;
+  if (state == Health::kUp) {
+    health.passive = false;
+    entry.recent_failures.clear();
+    if (entry.passive_timer != 0) loop_.cancel(std::exchange(entry.passive_timer, 0));
+  }
   const Health before = health.state;
-  if (before == Health::kUp && health.failures >= health.check.fall) health.state = Health::kDown;
-  if (before == Health::kDown && health.successes >= health.check.rise) health.state = Health::kUp;
-  if (health.state != before) on_change_(health, before);
+  health.state = state;
+  if (state != before) on_change_(health, before);
+}
+
+void HealthMonitor::passive_failure(const std::string& pool, const Endpoint& backend) {
+  const Key key{pool, backend};
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& entry = it->second;
+  BackendHealth& health = entry.health;
+  ++health.passive_failures;
+  if (health.check.max_fails == 0 || health.state == Health::kDown) return;
+  const auto now = loop_.now();
+  const auto window = std::chrono::milliseconds(health.check.fail_timeout_ms);
+  std::erase_if(entry.recent_failures, [&](const auto& at) { return now - at > window; });
+  entry.recent_failures.push_back(now);
+  if (entry.recent_failures.size() < health.check.max_fails) return;
+  health.passive = true;
+  health.last.detail = fmt::format("{} connection(s) refused within {} ms", entry.recent_failures.size(),
+                                   health.check.fail_timeout_ms);
+  set_state(entry, Health::kDown);
+  entry.passive_timer = loop_.after(window, [this, key] {
+    const auto found = entries_.find(key);
+    if (found == entries_.end()) return;
+    found->second.passive_timer = 0;
+    // fail_timeout over: back for new flows, unless the checks have taken it down since.
+    if (found->second.health.passive) set_state(found->second, Health::kUp);
+  });
 }
 
 Health HealthMonitor::state(const std::string& pool, const Endpoint& backend) const {

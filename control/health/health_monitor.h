@@ -2,7 +2,10 @@
 // interval with ±10% jitter so checks never synchronise — and applies rise/fall. It
 // reports transitions through a callback and never writes tables (the daemon does).
 // A backend starts up (traffic flows from the first publish) and leaves after `fall`
-// failed checks in a row; a down backend returns after `rise` good ones.
+// failed checks in a row; a down backend returns after `rise` good ones. Passive health:
+// connections the L7 proxy could not open count too (passive_failure): `max_fails` of
+// them within `fail_timeout_ms` take a backend down for that long, or until an active
+// check passes (nginx's max_fails / fail_timeout).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -35,6 +38,8 @@ struct BackendHealth {
   uint32_t failures = 0;   // in a row
   uint64_t checks = 0;
   bool checked = false;
+  bool passive = false;          // down because of refused connections, not checks
+  uint64_t passive_failures = 0;  // refused connections reported so far
   ProbeResult last;
   std::chrono::system_clock::time_point last_check;
 };
@@ -51,6 +56,8 @@ class HealthMonitor {
   // and schedule, new ones start up, removed ones stop being checked.
   void configure(const std::vector<PoolConfig>& pools);
   Health state(const std::string& pool, const Endpoint& backend) const;
+  // The L7 proxy could not connect to `backend` of `pool`.
+  void passive_failure(const std::string& pool, const Endpoint& backend);
   std::vector<BackendHealth> snapshot() const;
   uint64_t checks_run() const noexcept { return checks_run_; }
 
@@ -60,11 +67,14 @@ class HealthMonitor {
     EventLoop::TimerId timer = 0;
     uint64_t generation = 0;  // configure() round that last saw it
     bool in_flight = false;
+    std::vector<EventLoop::Clock::time_point> recent_failures;  // passive, within fail_timeout
+    EventLoop::TimerId passive_timer = 0;
   };
 
   void schedule(const Key& key, std::chrono::milliseconds delay);
   void run_check(const Key& key);
   void on_result(const Key& key, const ProbeResult& result);
+  void set_state(Entry& entry, Health state);
 
   EventLoop& loop_;
   ChangeFn on_change_;

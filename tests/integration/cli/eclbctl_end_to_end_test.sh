@@ -49,10 +49,17 @@ write_config "$work/b.yaml" "$work/host-b" reverse
 out=$("$ctl" --segment "$work/host-a" vips)
 if echo "$out" | grep -qE '^web +10\.0\.0\.100:443 +tcp +fullnat +65537 +4 +4$'; then pass "vips lists the VIP"; else fail "vips: $out"; fi
 
-if "$ctl" --segment "$work/host-a" table web --json | /usr/bin/python3 -c '
+summary=$("$ctl" --segment "$work/host-a" table web --json)
+if /usr/bin/python3 -c '
+import json, sys
+t = json.loads(sys.argv[1])
+assert t["vip"] == "web" and t["size"] == 65537 and t["generation"] == 1
+assert "slots" not in t, "the raw slots only with --slots"
+assert len(sys.argv[1]) < 4096, len(sys.argv[1])
+' "$summary"; then pass "table --json without --slots is the summary, no raw slots"; else fail "table --json summary"; fi
+if "$ctl" --segment "$work/host-a" table web --json --slots 0:65536 | /usr/bin/python3 -c '
 import json, sys
 t = json.load(sys.stdin)
-assert t["vip"] == "web" and t["size"] == 65537 and t["generation"] == 1
 assert len(t["slots"]) == 65537
 counts = [0] * 4
 for s in t["slots"]:
@@ -60,7 +67,7 @@ for s in t["slots"]:
 for b in t["backends"]:
     assert counts[b["index"]] == b["slots"], (b, counts)
     assert abs(b["slots"] / 65537 - b["weight"] / 10) < 0.01 * b["weight"] / 10, b
-'; then pass "table --json is complete and matches the weights"; else fail "table --json"; fi
+'; then pass "table --json --slots 0:65536 is complete and matches the weights"; else fail "table --json --slots"; fi
 
 digest_a=$("$ctl" --segment "$work/host-a" table web --digest)
 digest_b=$("$ctl" --segment "$work/host-b" table 10.0.0.100:443 --digest)

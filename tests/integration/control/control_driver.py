@@ -22,7 +22,7 @@ import urllib.request
 import websockets
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Eclbctl, Process, Results, wait_for  # noqa: E402
+from harness import Eclbctl, Process, Results, exposition_problems, wait_for  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -188,6 +188,16 @@ async def scenario():
     results.check(out.returncode != 0 and "reload rejected, keeping the running config" in out.stderr
                   and "intervall_ms" in out.stderr, "eclbctl reload of a bad file is rejected with the error",
                   out.stderr.strip()[:160])
+    out = subprocess.run(ctl.base + ["--json", "reload"], capture_output=True, text=True)
+    try:
+        answer = json.loads(out.stdout)
+    except ValueError:
+        answer = {}
+    results.check(out.returncode != 0 and answer.get("ok") is False and "intervall_ms" in answer.get("error", ""),
+                  "eclbctl --json reload of a bad file answers JSON too", out.stdout.strip()[:160])
+    logged = control.logged("reload requested through the admin socket") and \
+        "reload rejected, keeping the running config" in control.tail(5)
+    results.check(logged, "a reload rejected through the admin socket is logged as a SIGHUP one is", control.tail(2))
     os.kill(control.popen.pid, signal.SIGHUP)
     time.sleep(0.5)
     results.check(generation() == before and control.alive(), "SIGHUP with the bad file: same tables, still running")
@@ -198,12 +208,15 @@ async def scenario():
     # Metrics.
     metrics = urllib.request.urlopen("http://127.0.0.1:19469/metrics", timeout=3).read().decode()
     wanted = ['eclb_backend_healthy{pool="gateways",backend="vm2",address="10.99.0.22:8080"} 1',
-              'eclb_vip_backends_up{vip="gateways"} 3', "eclb_dataplane_up 1", 'eclb_reload_failures_total 2',
+              'eclb_vip_backends_up{vip="gateways"} 3', "eclb_dataplane_up 1", 'eclb_reload_failures_total 3',
               'eclb_vip_new_flows_total{vip="gateways"}', 'eclb_port_rx_missed_total{port="0",driver="net_af',
               'eclb_port_rx_packets_total{port="0"', 'eclb_dataplane_neighbour_messages_total{what="learned"}',
               'eclb_port_xstat{port="0",name="rx_good_packets"}']
     missing = [w for w in wanted if w not in metrics]
     results.check(not missing, "metrics show health, VIP members, dataplane counters and failed reloads", missing)
+    families, problems = exposition_problems(metrics)
+    results.check(families > 20 and not problems,
+                  f"/metrics read by prometheus_client: {families} families, each one group with its TYPE", problems[:5])
 
     # SIGKILL eclb-control under traffic: nothing breaks; a new one adopts the tables.
     everyone = survivors + back + drained
@@ -228,14 +241,17 @@ control = start_control("control")
 dataplane = Process("dataplane", [f"{args.bin}/dataplane/eclb-dataplane", "-l", "0,1", "--no-pci", "--in-memory",
                                   "--log-level=lib.*:error", "--vdev=net_af_packet0,iface=lbn0", "--",
                                   "--config", f"{work}/base.yaml"], work, netns=args.lb_netns)
+crashed = True
 try:
     asyncio.run(scenario())
+    crashed = False
 finally:
     dataplane.stop()
     control.stop()
     for gateway in gateways.values():
         gateway.stop()
-    if results.failed:
+    if results.failed or crashed:
         print("--- control log ---\n" + control.tail(25))
+        print("--- dataplane log ---\n" + dataplane.tail(15))
     subprocess.run(["rm", "-rf", work, flows_path])
 sys.exit(results.finish())

@@ -101,6 +101,24 @@ def get_json(url, timeout=3):
         return None
 
 
+def exposition_problems(text):
+    """What is wrong with a /metrics body, read by a real parser (prometheus_client): a
+    family whose samples are split into several groups, or samples without a TYPE.
+    Returns (number of families, problems)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError as error:
+        return 0, [f"unparsable: {error}"]
+    names = [family.name for family in families]
+    problems = [f"{name} in {names.count(name)} groups" for name in sorted(set(names)) if names.count(name) > 1]
+    # prometheus_client reads both "# TYPE x untyped" and no TYPE at all as "unknown".
+    declared = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    problems += [f"{family.name} has no TYPE" for family in families
+                 if family.type == "unknown" and family.name not in declared]
+    return len(families), problems
+
+
 def gateways_pool_yaml(health="{ check: tcp, interval_ms: 500, timeout_ms: 400, rise: 1, fall: 2 }"):
     """The pool of the three namespace gateways (topology.sh), as YAML under `pools:`."""
     return f"""  gateways:

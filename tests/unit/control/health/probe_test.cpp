@@ -189,5 +189,70 @@ TEST(HealthMonitorTest, FallAndRiseFollowTheChecks) {
   EXPECT_GE(monitor.checks_run(), 8u);
 }
 
+// Runs `loop` for `duration`, then returns.
+void run_for(EventLoop& loop, std::chrono::milliseconds duration) {
+  loop.after(duration, [&] { loop.stop(); });
+  loop.run();
+}
+
+TEST(HealthMonitorTest, RefusedConnectionsTakeABackendDownForFailTimeout) {
+  // nginx's max_fails / fail_timeout: without any active check.
+  EventLoop loop;
+  std::vector<Health> changes;
+  HealthMonitor monitor(loop, [&](const BackendHealth& backend, Health) { changes.push_back(backend.state); });
+  PoolConfig pool;
+  pool.name = "gw";
+  const Endpoint dead = *Endpoint::parse("127.0.0.1:9");
+  pool.backends.push_back({"vm1", dead, 1});
+  pool.health.kind = HealthCheckConfig::Kind::kNone;
+  pool.health.max_fails = 2;
+  pool.health.fail_timeout_ms = 200;
+  monitor.configure({pool});
+  monitor.passive_failure("gw", dead);
+  EXPECT_EQ(monitor.state("gw", dead), Health::kUp) << "one refusal of max_fails 2";
+  monitor.passive_failure("gw", dead);
+  ASSERT_EQ(changes, std::vector<Health>{Health::kDown});
+  const auto snapshot = monitor.snapshot();
+  EXPECT_TRUE(snapshot[0].passive);
+  EXPECT_EQ(snapshot[0].passive_failures, 2u);
+  monitor.passive_failure("gw", dead);  // already down: counted, no new change
+  EXPECT_EQ(changes.size(), 1u);
+  run_for(loop, std::chrono::milliseconds(350));
+  EXPECT_EQ(changes, (std::vector<Health>{Health::kDown, Health::kUp})) << "back after fail_timeout";
+
+  // Refusals further apart than fail_timeout never add up.
+  monitor.passive_failure("gw", dead);
+  run_for(loop, std::chrono::milliseconds(250));
+  monitor.passive_failure("gw", dead);
+  EXPECT_EQ(monitor.state("gw", dead), Health::kUp);
+
+  pool.health.max_fails = 0;  // off
+  monitor.configure({pool});
+  for (int i = 0; i < 5; ++i) monitor.passive_failure("gw", dead);
+  EXPECT_EQ(monitor.state("gw", dead), Health::kUp);
+  monitor.passive_failure("other", dead);  // an unknown pool: ignored
+}
+
+TEST(HealthMonitorTest, APassingCheckEndsAPassiveDown) {
+  test::LoopbackServer server([](const std::string&) { return std::string("HTTP/1.1 200 OK\r\n\r\n"); });
+  EventLoop loop;
+  std::vector<Health> changes;
+  HealthMonitor monitor(loop, [&](const BackendHealth& backend, Health) { changes.push_back(backend.state); });
+  PoolConfig pool;
+  pool.name = "gw";
+  pool.backends.push_back({"vm1", server.endpoint(), 1});
+  pool.health = check(HealthCheckConfig::Kind::kHttp, 100);
+  pool.health.interval_ms = 100;
+  pool.health.rise = 3;
+  pool.health.max_fails = 1;
+  pool.health.fail_timeout_ms = 60000;
+  monitor.configure({pool});
+  monitor.passive_failure("gw", server.endpoint());
+  EXPECT_EQ(monitor.state("gw", server.endpoint()), Health::kDown);
+  run_for(loop, std::chrono::milliseconds(400));
+  EXPECT_EQ(changes, (std::vector<Health>{Health::kDown, Health::kUp}))
+      << "the first passing check brings it back, long before fail_timeout, without waiting for rise";
+}
+
 }  // namespace
 }  // namespace eclb::ctl
