@@ -10,7 +10,7 @@ scripts/setup.sh
 scripts/build.sh build-bench --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
 out=${ECLB_RESULTS:-/tmp/eclb-results}
 mkdir -p "$out"
-for bench in maglev_build_bench tls_handshake_bench packet_parser_bench flow_table_bench worker_pipeline_bench; do
+for bench in maglev_build_bench tls_handshake_bench request_head_bench packet_parser_bench flow_table_bench worker_pipeline_bench; do
   echo "== $bench"
   taskset -c 1 "build-bench/bench/$bench" --benchmark_out="$out/$bench.json" --benchmark_out_format=json 2>&1 \
     | grep -vE '^(EAL|TELEMETRY):'
