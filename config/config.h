@@ -141,6 +141,11 @@ struct DataplaneConfig {
   uint32_t timeout_udp_s = 60;
   uint32_t guard_rate = 10000;   // established entries that may be displaced per second
   uint32_t guard_burst = 20000;
+  // 0: workers poll without pause (dedicated cores). N: a worker that found nothing to do
+  // for 64 rounds in a row sleeps N microseconds between rounds until traffic comes back
+  // (shared cores, VMs, tests running several dataplanes on one machine); the first
+  // packet after a quiet spell waits up to N us.
+  uint32_t idle_sleep_us = 0;
 };
 
 struct ControlConfig {

@@ -83,7 +83,7 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
   reader.expect_map(node, "dataplane");
   reader.check_keys(node, "dataplane",
                     {"ports", "flows_per_worker", "flows_path", "stats_path", "gue_port", "tcp_mss_clamp", "timeouts",
-                     "eviction_guard"});
+                     "eviction_guard", "idle_sleep_us"});
   if (node["ports"].IsDefined()) {
     reader.expect_sequence(node["ports"], "dataplane.ports");
     std::set<uint16_t> ids;
@@ -115,6 +115,8 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
   }
   dataplane.gue_port =
       static_cast<uint16_t>(reader.optional_unsigned(node, "gue_port", "dataplane", dataplane.gue_port, 1, 65535));
+  dataplane.idle_sleep_us =
+      static_cast<uint32_t>(reader.optional_unsigned(node, "idle_sleep_us", "dataplane", dataplane.idle_sleep_us, 0, 10000));
   dataplane.tcp_mss_clamp =
       static_cast<uint16_t>(reader.optional_unsigned(node, "tcp_mss_clamp", "dataplane", 0, 0, 65535));
   if (dataplane.tcp_mss_clamp != 0 && dataplane.tcp_mss_clamp < 536) {

@@ -214,6 +214,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     launch->stop = &dp->workers_stop_;
     launch->clock = clock;
     launch->link_up = dp->link_up_.get();
+    launch->idle_sleep_us = config.idle_sleep_us;
     for (size_t p = 0; p < dp->ports_.size(); ++p) {
       const DataplanePortConfig& port_config = config.ports[p];
       WorkerPort port;

@@ -78,6 +78,7 @@ Result<DataplaneOptions> parse_options(int argc, char** argv) {
   std::vector<std::string> port_specs;
   uint32_t flows = 0;
   uint16_t gue_port = 0;
+  int64_t idle_sleep_us = -1;
   app.add_option("-c,--config", config_path, "YAML config (tables: and dataplane: sections)");
   app.add_option("--segment", segment, "table region path (default tables.segment or /dev/shm/eclb-tables)");
   app.add_option("--port", port_specs, "PORT_ID,ipv4=A/N,ipv6=A/N,gateway_ipv4=A,gateway_ipv6=A,mtu=M (repeatable)");
@@ -85,6 +86,8 @@ Result<DataplaneOptions> parse_options(int argc, char** argv) {
   app.add_option("--flows-path", flows_path, "flow region file (hugetlbfs for hugepages)");
   app.add_option("--stats-path", stats_path, "stats region file");
   app.add_option("--gue-port", gue_port, "UDP destination port of dsr-gue")->check(CLI::Range(1, 65535));
+  app.add_option("--idle-sleep-us", idle_sleep_us, "idle workers sleep this long between polls (0: never)")
+      ->check(CLI::Range(0, 10000));
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   try {
@@ -116,6 +119,7 @@ Result<DataplaneOptions> parse_options(int argc, char** argv) {
   if (!flows_path.empty()) options.dataplane.flows_path = flows_path;
   if (!stats_path.empty()) options.dataplane.stats_path = stats_path;
   if (gue_port != 0) options.dataplane.gue_port = gue_port;
+  if (idle_sleep_us >= 0) options.dataplane.idle_sleep_us = static_cast<uint32_t>(idle_sleep_us);
   options.log_level = log_level;
   if (options.dataplane.ports.empty()) return make_error("no ports: give --port or dataplane.ports in --config");
   return options;

@@ -25,6 +25,9 @@ int worker_main(void* arg) {
   const uint64_t tick = launch.clock.tsc_hz / 1000;  // 1 ms: clock, flow count, NAT sweep
   uint64_t next_tick = 0;
   rte_mbuf* packets[kBurstSize];
+  // Rounds in a row that found nothing to do (only counted with idle_sleep_us set).
+  constexpr uint32_t kIdleRoundsBeforeSleep = 64;
+  uint32_t idle_rounds = 0;
   while (!launch.stop->load(std::memory_order_relaxed)) {
     // One acquire load per iteration; a new generation is validated (bounds only, O(VIPs))
     // before use. A copy that fails is not used: VIP traffic is dropped as no_table.
@@ -44,7 +47,10 @@ int worker_main(void* arg) {
       if (launch.link_up[p].load(std::memory_order_relaxed) == 0) [[unlikely]] continue;
       WorkerPort& port = launch.ports[p];
       const uint16_t received = rte_eth_rx_burst(port.port_id, port.queue_id, packets, kBurstSize);
-      if (received != 0) worker.process_burst(port, packets, received);
+      if (received != 0) {
+        worker.process_burst(port, packets, received);
+        idle_rounds = 0;
+      }
     }
     if (launch.from_control != nullptr) [[unlikely]] {
       const unsigned count = rte_ring_sc_dequeue_burst(launch.from_control, reinterpret_cast<void**>(packets),
@@ -59,6 +65,11 @@ int worker_main(void* arg) {
         }
         if (packets[i] != nullptr) rte_pktmbuf_free(packets[i]);
       }
+      if (count != 0) idle_rounds = 0;
+    }
+    // Only when configured and only while idle: never a syscall with traffic flowing.
+    if (launch.idle_sleep_us != 0 && ++idle_rounds >= kIdleRoundsBeforeSleep) [[unlikely]] {
+      rte_delay_us_sleep(launch.idle_sleep_us);
     }
   }
   return 0;

@@ -37,6 +37,7 @@ struct WorkerLaunch {
   const std::atomic<bool>* stop = nullptr;
   MonotonicClock clock;
   uint32_t nat_sweep_buckets = 0;  // NAT buckets swept per tick (Worker::sweep_nat)
+  uint32_t idle_sleep_us = 0;      // dataplane.idle_sleep_us
 };
 
 // lcore entry point; `arg` is a WorkerLaunch*. Returns 0 when *stop becomes true.
