@@ -39,5 +39,10 @@ enum eclb_steer_counter {
   ECLB_STEER_TO_DPDK_NEIGHBOUR = 2, /* ARP or ND about a dataplane address */
   ECLB_STEER_TO_DPDK_ICMP = 3,      /* ICMP / ICMPv6 to a VIP address */
   ECLB_STEER_TO_KERNEL = 4,         /* everything else */
-  ECLB_STEER_COUNTERS = 5,
+  /* BFD control packets to the host (UDP 3784 single hop, 4784 multihop): the kernel's
+   * (BIRD's), but only while the dataplane holds the queue's AF_XDP socket, so that a
+   * dead dataplane takes BFD down and the router routes around the host. */
+  ECLB_STEER_TO_KERNEL_BFD = 5,
+  ECLB_STEER_BFD_DROPPED = 6,       /* of those, dropped: no dataplane on the queue */
+  ECLB_STEER_COUNTERS = 7,
 };

@@ -216,6 +216,14 @@ TEST_F(XdpSteerTest, WithoutASocketOnTheQueueTheDataplanesTrafficIsHeldAndNeighb
   EXPECT_EQ(run(arp(1, "10.0.0.100")), kKernel) << "ARP for the VIP: the kernel may hold it";
   EXPECT_EQ(run(packet("10.0.0.100", 8000)), kKernel) << "not the dataplane's: the kernel's as ever";
   EXPECT_EQ(counter(ECLB_STEER_TO_DPDK_L4), 1u);
+  // BFD to the host: with no dataplane on the queue the host must not tell its router it
+  // forwards, so BFD goes down with the dataplane (single hop 3784, multihop 4784).
+  EXPECT_EQ(run(packet("10.0.0.3", 3784, 17)), static_cast<uint32_t>(XDP_DROP));
+  EXPECT_EQ(run(packet("10.0.0.3", 4784, 17)), static_cast<uint32_t>(XDP_DROP));
+  EXPECT_EQ(run(packet("10.0.0.3", 3785, 17)), kKernel) << "BFD echo and anything else: the kernel's";
+  EXPECT_EQ(run(packet("10.0.0.3", 3784, 6)), kKernel) << "TCP to 3784 is not BFD";
+  EXPECT_EQ(counter(ECLB_STEER_TO_KERNEL_BFD), 2u);
+  EXPECT_EQ(counter(ECLB_STEER_BFD_DROPPED), 2u);
 }
 
 }  // namespace
