@@ -14,12 +14,18 @@ inline constexpr const char* kHealth = "health";    // backends: [{pool, name, a
 inline constexpr const char* kDrain = "drain";      // backend, pool?: no new flows
 inline constexpr const char* kUndrain = "undrain";  // backend, pool?
 inline constexpr const char* kWeight = "weight";    // backend, pool?, weight, ramp_ms?
+inline constexpr const char* kWithdraw = "withdraw";  // vip? (absent: every VIP): stop announcing
+inline constexpr const char* kAnnounce = "announce";  // vip? (absent: every VIP): undo withdraw
+// addresses: [{address, announced, since_unix_ms, reason, vips: [{name, ok, reason}]}],
+// withdrawn_all, withdrawn, bird: {socket, error, protocols: [...], bfd: [...]}
+inline constexpr const char* kAnnouncements = "announcements";
 
 // Request fields.
 inline constexpr const char* kBackend = "backend";  // a backend's name or ADDRESS:PORT
 inline constexpr const char* kPool = "pool";        // the pool, when the backend is in several
 inline constexpr const char* kWeightValue = "weight";
 inline constexpr const char* kRampMs = "ramp_ms";
+inline constexpr const char* kVip = "vip";          // a VIP's name
 
 // Answer fields.
 inline constexpr const char* kOk = "ok";

@@ -3,6 +3,7 @@
 
 #include "common/region_header.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -82,10 +83,18 @@ StatsTotals StatsReader::read() const {
     }
   }
   // table_generation is not a counter: report the lowest generation any lcore uses.
-  totals.lcore.table_generation = UINT64_MAX;
-  for (const auto& one : totals.per_lcore) totals.lcore.table_generation = std::min(totals.lcore.table_generation, one.table_generation);
-  if (totals.per_lcore.empty()) totals.lcore.table_generation = 0;
+  totals.lcore.table_generation = adopted_generation();
   return totals;
+}
+
+uint64_t StatsReader::adopted_generation() const noexcept {
+  const abi::StatsHeader& h = header();
+  uint64_t lowest = UINT64_MAX;
+  for (uint32_t l = 0; l < h.lcore_count; ++l) {
+    const auto* lcore = reinterpret_cast<const abi::LcoreStats*>(file_.data() + h.lcore_offset + l * h.lcore_bytes);
+    lowest = std::min(lowest, load_relaxed(&lcore->table_generation));
+  }
+  return h.lcore_count == 0 ? 0 : lowest;
 }
 
 uint64_t StatsReader::heartbeat_age_ms() const noexcept {

@@ -36,6 +36,9 @@ class StatsReader {
   const abi::StatsHeader& header() const noexcept { return *reinterpret_cast<const abi::StatsHeader*>(file_.data()); }
   StatsTotals read() const;
   uint64_t heartbeat_age_ms() const noexcept;  // time since the dataplane last refreshed it
+  // The lowest table generation any lcore forwards with (read().lcore.table_generation,
+  // without summing the counters).
+  uint64_t adopted_generation() const noexcept;
   bool writer_alive() const noexcept;           // its process still exists
 
  private:

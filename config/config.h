@@ -154,6 +154,18 @@ struct ControlConfig {
   uint32_t grace_ms = 1000;  // longest wait for dataplane workers before reusing a table copy
 };
 
+// What this host announces to its routers (control/announce): BIRD announces a VIP
+// address while eclb-control says this host can serve every VIP on it. eclb-control
+// writes the routes to `include_path` (two static protocols, eclb_vips4 and eclb_vips6,
+// which BIRD's own config includes and exports) and asks BIRD to reconfigure through its
+// control socket.
+struct AnnounceConfig {
+  std::string bird_socket;  // BIRD's control socket; empty: announcements are off
+  std::string include_path = "/run/eclb/bird-vips.conf";
+  uint32_t min_up = 1;                   // healthy backends a VIP needs
+  uint32_t heartbeat_timeout_ms = 1000;  // an older dataplane heartbeat: not forwarding
+};
+
 struct Config {
   std::string source;  // file the config came from, for messages
   TablesConfig tables;
@@ -162,6 +174,7 @@ struct Config {
   std::vector<PoolConfig> pools;
   std::vector<VipConfig> vips;
   L7Config l7;
+  AnnounceConfig announce;
 
   const PoolConfig* find_pool(const std::string& name) const;
 };

@@ -8,6 +8,7 @@
 #include "abi/admin_protocol.h"
 #include "common/table_segment.h"
 #include "control/cli/admin_client.h"
+#include "control/cli/announce_commands.h"
 #include "control/cli/dataplane_commands.h"
 #include "control/cli/what_if.h"
 #include "control/cli/table_commands.h"
@@ -82,6 +83,17 @@ int main(int argc, char** argv) {
   weight_command->add_option("--ramp", ramp, "move there linearly over this long (e.g. 30s, 5m)");
   auto* reload_command = app.add_subcommand("reload", "re-read eclb-control's config (a bad file is rejected)");
   auto* health_command = app.add_subcommand("health", "live health of every backend: state, last check, latency");
+  // Announcements to the routers (through BIRD).
+  bool all_vips = false;
+  auto* withdraw_command = app.add_subcommand("withdraw", "stop announcing a VIP's address (or --all) to the routers");
+  auto* announce_command = app.add_subcommand("announce", "undo withdraw: announce again while the VIP can be served");
+  for (auto* command : {withdraw_command, announce_command}) {
+    auto* one = command->add_option("VIP", vip, "VIP name");
+    auto* every = command->add_flag("--all", all_vips, "every VIP");
+    one->excludes(every);
+  }
+  auto* announcements_command =
+      app.add_subcommand("announcements", "what this host announces and why; BIRD's BGP and BFD sessions");
   std::string remove, add;
   uint32_t add_weight = 1;
   auto* what_if_command = app.add_subcommand("what-if", "how much of a VIP's table and flows would move");
@@ -92,7 +104,7 @@ int main(int argc, char** argv) {
   remove_option->excludes(add_option);
   for (auto* command : {vips_command, backends_command, table_command, which_command, stats_command, flows_command,
                         drain_command, undrain_command, weight_command, reload_command, health_command,
-                        what_if_command}) {
+                        what_if_command, withdraw_command, announce_command, announcements_command}) {
     command->add_flag("--json", json, "print JSON instead of a table");
   }
   CLI11_PARSE(app, argc, argv);
@@ -107,6 +119,8 @@ int main(int argc, char** argv) {
     if (!answer) return fail(answer.error().message);
     if (request[protocol::kCommand] == protocol::kHealth) {
       fmt::print("{}", eclb::ctl::cli::render_health(*answer, json));
+    } else if (answer->contains("addresses")) {  // announcements, and what withdraw/announce changed
+      fmt::print("{}", eclb::ctl::cli::render_announcements(*answer, json));
     } else if (json) {
       fmt::print("{}\n", answer->dump(2));
     } else {
@@ -135,6 +149,13 @@ int main(int argc, char** argv) {
   }
   if (reload_command->parsed()) return admin({{protocol::kCommand, protocol::kReload}});
   if (health_command->parsed()) return admin({{protocol::kCommand, protocol::kHealth}});
+  if (withdraw_command->parsed() || announce_command->parsed()) {
+    if (vip.empty() && !all_vips) return fail("name a VIP, or --all");
+    nlohmann::json request{{protocol::kCommand, withdraw_command->parsed() ? protocol::kWithdraw : protocol::kAnnounce}};
+    if (!all_vips) request[protocol::kVip] = vip;
+    return admin(request);
+  }
+  if (announcements_command->parsed()) return admin({{protocol::kCommand, protocol::kAnnouncements}});
   if (what_if_command->parsed() && remove.empty() && add.empty()) return fail("what-if needs --remove or --add");
 
   if (stats_command->parsed()) {

@@ -67,6 +67,8 @@ json AdminHandler::handle(const json& request) {
     }
     return {{admin::kOk, true}, {admin::kBackends, backends}};
   }
+  if (command == admin::kWithdraw || command == admin::kAnnounce) return announce_command(command, request);
+  if (command == admin::kAnnouncements) return announcements();
   if (command != admin::kDrain && command != admin::kUndrain && command != admin::kWeight) {
     return fail(fmt::format("unknown command \"{}\"", command));
   }
@@ -91,6 +93,68 @@ json AdminHandler::handle(const json& request) {
     log::info("control", "{} backend={}", command, backend->second.to_string());
   }
   return published(daemon_.publish_now(command));
+}
+
+json AdminHandler::announce_command(const std::string& command, const json& request) {
+  const std::string vip = request.value(admin::kVip, "");
+  if (!daemon_.announcer().enabled()) {
+    return {{admin::kOk, false}, {admin::kError, "announcements are off (no announce.bird_socket in the config)"}};
+  }
+  if (!vip.empty()) {
+    bool known = false;
+    for (const VipConfig& v : daemon_.config().vips) known = known || v.name == vip;
+    if (!known) return {{admin::kOk, false}, {admin::kError, fmt::format("no VIP \"{}\"", vip)}};
+  }
+  if (command == admin::kWithdraw) daemon_.announcer().withdraw(vip);
+  else daemon_.announcer().announce(vip);
+  log::info("announce", "{} {} by the operator", command, vip.empty() ? "every VIP" : "vip=" + vip);
+  daemon_.evaluate_announcements();  // at once, not at the next tick
+  const std::string& error = daemon_.announcer().bird_error();
+  if (!error.empty()) return {{admin::kOk, false}, {admin::kError, error}};
+  return announcements();
+}
+
+json AdminHandler::announcements() const {
+  const Announcer& announcer = daemon_.announcer();
+  json addresses = json::array();
+  for (const AddressState& state : announcer.state()) {
+    json vips = json::array();
+    for (const VipVerdict& vip : state.verdict.vips) vips.push_back({{"name", vip.name}, {"ok", vip.ok}, {"reason", vip.reason}});
+    addresses.push_back({{"address", state.verdict.address.to_string()},
+                         {"announced", state.announced},
+                         {"since_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               state.since.time_since_epoch()).count()},
+                         {"reason", state.verdict.reason},
+                         {"vips", vips}});
+  }
+  json bird = {{"socket", daemon_.config().announce.bird_socket}, {"error", announcer.bird_error()}};
+  if (announcer.enabled()) {
+    // BIRD's own view of its sessions, asked now.
+    json protocols = json::array();
+    if (auto listed = announcer.bird().protocols(); listed) {
+      for (const BirdProtocol& p : *listed) {
+        protocols.push_back({{"name", p.name}, {"proto", p.proto}, {"state", p.state}, {"since", p.since}, {"info", p.info}});
+      }
+    } else {
+      bird["error"] = listed.error().message;
+    }
+    json bfd = json::array();
+    if (auto sessions = announcer.bird().bfd_sessions(); sessions) {
+      for (const BirdBfdSession& b : *sessions) {
+        bfd.push_back({{"address", b.address}, {"interface", b.interface}, {"state", b.state}, {"since", b.since}});
+      }
+    }
+    bird["protocols"] = protocols;
+    bird["bfd"] = bfd;
+  }
+  json withdrawn = json::array();
+  for (const std::string& vip : announcer.withdrawn()) withdrawn.push_back(vip);
+  return {{admin::kOk, true},
+          {"enabled", announcer.enabled()},
+          {"addresses", addresses},
+          {"withdrawn_all", announcer.withdrawn_all()},
+          {"withdrawn", withdrawn},
+          {"bird", bird}};
 }
 
 json AdminHandler::l7_status() const {

@@ -25,6 +25,8 @@ class AdminHandler {
   // The (pool, endpoint) of a backend named by name or ADDRESS:PORT, in `pool` if given.
   Result<std::pair<std::string, Endpoint>> find_backend(const std::string& selector, const std::string& pool) const;
   nlohmann::json l7_status() const;
+  nlohmann::json announce_command(const std::string& command, const nlohmann::json& request);
+  nlohmann::json announcements() const;
 
   ControlDaemon& daemon_;
 };

@@ -20,6 +20,12 @@ namespace eclb::ctl {
 
 using nlohmann::json;
 
+namespace {
+// After a withdrawal, how long until the table changes: BIRD's update reaches the router
+// and its kernel in tens of milliseconds.
+constexpr int kRouterMoveMs = 300;
+}  // namespace
+
 Result<Config> load_daemon_config(const DaemonOptions& options) {
   Result<Config> config = Config{};
   if (!options.env_file.empty()) {
@@ -92,6 +98,7 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
       return std::move(watching).error();
     }
   }
+  daemon->announcer_ = std::make_unique<Announcer>(config->announce);
   daemon->apply_config(std::move(*config));
   log::info("control", "admin socket path=\"{}\" metrics=\"{}\"", daemon->config_.control.admin_socket,
             daemon->config_.control.metrics_listen.empty() ? "off" : daemon->config_.control.metrics_listen);
@@ -100,12 +107,15 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
 
 ControlDaemon::~ControlDaemon() {
   if (ramp_timer_ != 0) loop_.cancel(ramp_timer_);
+  if (announce_timer_ != 0) loop_.cancel(announce_timer_);
+  if (hold_timer_ != 0) loop_.cancel(hold_timer_);
   if (l7_) loop_.unwatch(l7_->failure_fd());
 }
 
 void ControlDaemon::apply_config(Config config) {
   config_ = std::move(config);
   health_.configure(config_.pools);
+  announcer_->configure(config_.announce);
   overrides_.retain([&](const OperatorOverrides::Key& key) {
     const PoolConfig* pool = config_.find_pool(std::get<0>(key));
     if (pool == nullptr) return false;
@@ -120,7 +130,8 @@ MemberState ControlDaemon::member_state(const PoolConfig& pool, const BackendCon
   const OperatorOverrides::Key key{pool.name, backend.endpoint};
   MemberState state;
   state.weight = overrides_.weight(key, backend.weight, loop_.now());
-  if (health_.state(pool.name, backend.endpoint) == Health::kDown) state.state = abi::BackendState::kDown;
+  const bool held = held_down_.contains({pool.name, backend.endpoint});  // failed, published after the hold
+  if (health_.state(pool.name, backend.endpoint) == Health::kDown && !held) state.state = abi::BackendState::kDown;
   else if (overrides_.drained(key)) state.state = abi::BackendState::kDrained;
   return state;
 }
@@ -156,6 +167,7 @@ Result<std::optional<PublishReport>> ControlDaemon::publish(bool force) {
     if (!any) log::warn("publish", "vip=\"{}\" has no backend up: its new flows are dropped (no_backend)", vip.name);
   }
   published_ = std::move(*content);
+  published_at_ = loop_.now();
   if (l7_) l7_->set_tables(std::make_shared<const TableContent>(*published_));
   return std::optional<PublishReport>(*report);
 }
@@ -190,7 +202,91 @@ void ControlDaemon::on_health_change(const BackendHealth& backend, Health from) 
             backend.pool, backend.backend.name, backend.backend.endpoint.to_string(), to_string(from),
             to_string(backend.state), backend.passive ? "passive" : to_string(backend.check.kind), backend.last.detail,
             backend.last.latency.count() / 1000.0);
+  const std::tuple<std::string, Endpoint> key{backend.pool, backend.backend.endpoint};
+  if (backend.state == Health::kUp && held_down_.erase(key) != 0) return;  // back within the hold: nothing to publish
+  if (backend.state == Health::kDown && hold_failure(backend)) {
+    held_down_.insert(key);
+    if (hold_timer_ == 0) {
+      // Failures of one cut-off host arrive within one check interval (+10% jitter).
+      const auto hold = std::chrono::milliseconds(backend.check.interval_ms * 11 / 10 + 50);
+      hold_timer_ = loop_.after(hold, [this] { release_held_failures(); });
+    }
+    return;
+  }
   request_publish(fmt::format("{} {}", backend.backend.name, to_string(backend.state)));
+}
+
+bool ControlDaemon::hold_failure(const BackendHealth& backend) const {
+  if (!announcer_->enabled()) return false;
+  for (const AddressState& state : announcer_->state()) {
+    if (!state.announced) continue;
+    for (const VipConfig& vip : config_.vips) {
+      if (vip.pool == backend.pool && vip.endpoint.address == state.verdict.address) return true;
+    }
+  }
+  return false;
+}
+
+void ControlDaemon::release_held_failures() {
+  hold_timer_ = 0;
+  std::string names;
+  for (const auto& [pool, endpoint] : held_down_) names += (names.empty() ? "" : " ") + endpoint.to_string();
+  held_down_.clear();
+  // The announcement first, with the failures counted: a host left with too few
+  // backends withdraws, and publishes its new table only once the router had time to
+  // route around it (its peers' tables still send those flows where they went).
+  std::set<IpAddress> before;
+  for (const AddressState& state : announcer_->state()) {
+    if (state.announced) before.insert(state.verdict.address);
+  }
+  evaluate_announcements();
+  bool withdrew = false;
+  for (const AddressState& state : announcer_->state()) withdrew |= before.contains(state.verdict.address) && !state.announced;
+  const std::string why = fmt::format("down: {}", names);
+  if (!withdrew) return request_publish(why);
+  log::info("publish", "withdrawn first; publishing {} in {} ms, once the router has moved", why, kRouterMoveMs);
+  loop_.after(std::chrono::milliseconds(kRouterMoveMs), [this, why] { request_publish(why); });
+}
+
+AnnounceInputs ControlDaemon::announce_inputs() {
+  AnnounceInputs inputs;
+  // The dataplane's own word that it forwards: its heartbeat and adopted generation (a
+  // stats file alone is no proof: it outlives the process).
+  if (dataplane_stats_ && !dataplane_stats_->writer_alive()) dataplane_stats_.reset();
+  if (!dataplane_stats_) {
+    if (auto attached = StatsReader::attach(config_.dataplane.stats_path); attached) {
+      dataplane_stats_.emplace(std::move(*attached));
+    }
+  }
+  if (dataplane_stats_) {
+    inputs.dataplane.present = true;
+    inputs.dataplane.heartbeat_age_ms = dataplane_stats_->heartbeat_age_ms();
+    inputs.dataplane.adopted_generation = dataplane_stats_->adopted_generation();
+  }
+  inputs.published_generation = writer_->generation();
+  inputs.since_publish_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - published_at_).count());
+  for (const VipConfig& vip : config_.vips) {
+    VipServing serving;
+    serving.name = vip.name;
+    serving.address = vip.endpoint.address;
+    serving.l7 = vip.mode == abi::ForwardMode::kL7Proxy;
+    serving.listener_up = serving.l7 && l7_ && l7_->listening(vip.name);
+    if (const PoolConfig* pool = config_.find_pool(vip.pool); pool != nullptr) {
+      serving.backends = static_cast<uint32_t>(pool->backends.size());
+      for (const BackendConfig& backend : pool->backends) {
+        const MemberState state = member_state(*pool, backend);
+        serving.up += state.state == abi::BackendState::kUp && state.weight > 0;
+      }
+      serving.unsettled = health_.unsettled(pool->name);
+    }
+    inputs.vips.push_back(std::move(serving));
+  }
+  return inputs;
+}
+
+void ControlDaemon::evaluate_announcements() {
+  if (announcer_->enabled()) announcer_->evaluate(announce_inputs());
 }
 
 Result<std::optional<PublishReport>> ControlDaemon::reload() {
@@ -261,6 +357,13 @@ int ControlDaemon::run() {
     ramp_timer_ = loop_.after(std::chrono::seconds(1), tick);
   };
   ramp_timer_ = loop_.after(std::chrono::seconds(1), tick);
+  // Announcements: decided every 100 ms, so a withdrawal reaches BIRD within a second of
+  // its cause (the dataplane's heartbeat going stale takes heartbeat_timeout_ms).
+  std::function<void()> announce = [this, &announce] {
+    evaluate_announcements();
+    announce_timer_ = loop_.after(std::chrono::milliseconds(100), announce);
+  };
+  announce_timer_ = loop_.after(std::chrono::milliseconds(0), announce);
   loop_.run();
   loop_.unwatch(fd);
   close(fd);

@@ -13,12 +13,16 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "common/stats_reader.h"
 #include "config/config.h"
+#include "control/announce/announcer.h"
 #include "control/core/table_content.h"
 #include "control/core/table_planner.h"
 #include "control/daemon/admin_handler.h"
@@ -76,16 +80,28 @@ class ControlDaemon {
   OperatorOverrides& overrides() noexcept { return overrides_; }
   EventLoop::Clock::time_point now() const noexcept { return loop_.now(); }
   const L7Proxy* l7() const noexcept { return l7_.get(); }
+  Announcer& announcer() noexcept { return *announcer_; }
+  // Decides the announcements now (the loop does every 100 ms; eclbctl's changes at once).
+  void evaluate_announcements();
 
  private:
   explicit ControlDaemon(DaemonOptions options)
       : options_(std::move(options)),
         health_(loop_, [this](const BackendHealth& backend, Health from) { on_health_change(backend, from); }) {}
   void on_health_change(const BackendHealth& backend, Health from);
+  // A backend that fails while this host announces its VIP is published only after a
+  // short hold (held_down_): if most of the pool fails within it, this host is more
+  // likely cut off than they all dead, and a host that changes its table while its
+  // peers keep theirs breaks the DSR connections routed through it. So the announcement
+  // is decided first (withdrawn when too few backends are left), and the table is
+  // published after the router has had time to route around this host.
+  bool hold_failure(const BackendHealth& backend) const;
+  void release_held_failures();
   void on_connect_failures();
   MemberState member_state(const PoolConfig& pool, const BackendConfig& backend) const;
   void request_publish(const std::string& why);
   void apply_config(Config config);
+  AnnounceInputs announce_inputs();
 
   DaemonOptions options_;
   Config config_;
@@ -103,6 +119,12 @@ class ControlDaemon {
   EventLoop::TimerId ramp_timer_ = 0;
   bool ramp_was_active_ = false;
   Publications publications_;
+  EventLoop::Clock::time_point published_at_{};
+  std::unique_ptr<Announcer> announcer_;
+  std::optional<StatsReader> dataplane_stats_;  // for the dataplane's heartbeat
+  EventLoop::TimerId announce_timer_ = 0;
+  std::set<std::tuple<std::string, Endpoint>> held_down_;  // pool, backend: failed, not yet published
+  EventLoop::TimerId hold_timer_ = 0;
   std::unique_ptr<L7Proxy> l7_;  // last: its thread stops first
 };
 

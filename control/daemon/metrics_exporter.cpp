@@ -58,6 +58,31 @@ std::string MetricsExporter::render() {
     out.sample("eclb_backend_refused_connections_total", labels, number(backend.passive_failures));
   }
 
+  // Announcements to the routers (when BIRD is configured).
+  Announcer& announcer = daemon_.announcer();
+  if (announcer.enabled()) {
+    out.family("eclb_address_announced", "gauge", "1 while this host announces the VIP address to its routers.");
+    out.family("eclb_vip_announceable", "gauge", "1 while the VIP may be announced (it can be served from here).");
+    for (const AddressState& state : announcer.state()) {
+      const std::string address = state.verdict.address.to_string();
+      out.sample("eclb_address_announced", PrometheusText::label("address", address), state.announced ? "1" : "0");
+      for (const VipVerdict& vip : state.verdict.vips) {
+        out.sample("eclb_vip_announceable", PrometheusText::label("vip", vip.name), vip.ok ? "1" : "0");
+      }
+    }
+    one("eclb_bird_push_ok", "gauge", "1 if BIRD took the last announcement change (0: it is retried).",
+        announcer.bird_error().empty() ? "1" : "0");
+    out.family("eclb_bird_protocol_up", "gauge", "BIRD's BGP and BFD protocols: 1 when up (BGP: established).");
+    if (auto protocols = announcer.bird().protocols(); protocols) {
+      for (const BirdProtocol& protocol : *protocols) {
+        if (protocol.proto != "BGP" && protocol.proto != "BFD") continue;
+        out.sample("eclb_bird_protocol_up",
+                   PrometheusText::label("name", protocol.name) + "," + PrometheusText::label("proto", protocol.proto),
+                   protocol.state == "up" ? "1" : "0");
+      }
+    }
+  }
+
   // Per VIP and member, from the published tables and (if the dataplane runs) its counters.
   refresh_mappings();
   std::optional<StatsTotals> totals;

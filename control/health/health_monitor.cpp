@@ -164,6 +164,19 @@ Health HealthMonitor::state(const std::string& pool, const Endpoint& backend) co
   return it == entries_.end() ? Health::kUp : it->second.health.state;
 }
 
+std::string HealthMonitor::unsettled(const std::string& pool) const {
+  for (const auto& [key, entry] : entries_) {
+    const BackendHealth& health = entry.health;
+    if (std::get<0>(key) != pool || health.check.kind == HealthCheckConfig::Kind::kNone) continue;
+    if (health.checks == 0) return fmt::format("{} not checked yet", health.backend.name);
+    if (health.state == Health::kDown && !health.passive && health.successes > 0) {
+      return fmt::format("{} rising", health.backend.name);
+    }
+    if (health.state == Health::kUp && health.failures > 0) return fmt::format("{} falling", health.backend.name);
+  }
+  return {};
+}
+
 std::vector<BackendHealth> HealthMonitor::snapshot() const {
   std::vector<BackendHealth> out;
   out.reserve(entries_.size());

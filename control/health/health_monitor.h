@@ -59,6 +59,11 @@ class HealthMonitor {
   // The L7 proxy could not connect to `backend` of `pool`.
   void passive_failure(const std::string& pool, const Endpoint& backend);
   std::vector<BackendHealth> snapshot() const;
+  // A backend of `pool` whose state is not settled, described ("vm2 rising", "vm1 not
+  // checked yet"); empty when every one is: checked at least once since it was
+  // configured, and not on its way up (down, some good checks short of rise) or down
+  // (up, some failed checks short of fall). Unchecked pools (check none) are settled.
+  std::string unsettled(const std::string& pool) const;
   uint64_t checks_run() const noexcept { return checks_run_; }
 
  private:

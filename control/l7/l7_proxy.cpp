@@ -352,6 +352,14 @@ std::map<std::string, std::shared_ptr<const L7Counters>> L7Proxy::counters() con
   return {shared_->counters.begin(), shared_->counters.end()};
 }
 
+bool L7Proxy::listening(const std::string& vip_name) const {
+  std::lock_guard lock(shared_->mutex);
+  for (const auto& listener : shared_->listeners) {
+    if (listener->vip_name == vip_name && listener->kind != L7Listener::Kind::kRedirect) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> L7Proxy::describe() const {
   std::lock_guard lock(shared_->mutex);
   std::vector<std::string> out;

@@ -54,6 +54,8 @@ class L7Proxy {
   std::vector<ConnectFailure> take_connect_failures();
   // Listening endpoints, for logs: "vip=... listen=... tls=...".
   std::vector<std::string> describe() const;
+  // Whether VIP `vip_name` has its (main, not redirect) listener open.
+  bool listening(const std::string& vip_name) const;
   size_t threads() const noexcept;
 
  private:

@@ -160,6 +160,27 @@ TEST(ConfigLoaderTest, ExceptionPorts) {
             "test.yaml:4: dataplane.ports[1].exception_port: already serves another port");
 }
 
+TEST(ConfigLoaderTest, AnnouncementsAndIdleSleep) {
+  auto config = parse_config("announce: { bird_socket: /run/bird/bird.ctl, include: /run/eclb/vips.conf, min_up: 2 }\n"
+                             "dataplane: { idle_sleep_us: 200 }\n",
+                             "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->announce.bird_socket, "/run/bird/bird.ctl");
+  EXPECT_EQ(config->announce.include_path, "/run/eclb/vips.conf");
+  EXPECT_EQ(config->announce.min_up, 2u);
+  EXPECT_EQ(config->announce.heartbeat_timeout_ms, 1000u);
+  EXPECT_EQ(config->dataplane.idle_sleep_us, 200u);
+  EXPECT_TRUE(parse_config("tables: {}\n", "t.yaml")->announce.bird_socket.empty()) << "off unless configured";
+  EXPECT_EQ(parse_config("announce: { include: /x.conf }\n", "t.yaml").error().message,
+            "t.yaml:1: announce.include: set announce.bird_socket too: BIRD must be told to re-read it");
+  EXPECT_EQ(parse_config("announce: { bird_socket: bird.ctl }\n", "t.yaml").error().message,
+            "t.yaml:1: announce.bird_socket: must be an absolute path of at most 107 characters");
+  EXPECT_THAT(parse_config("announce: { bird_socket: /b, min_up: 0 }\n", "t.yaml").error().message,
+              HasSubstr("announce.min_up: 0 is out of range"));
+  EXPECT_THAT(parse_config("dataplane: { idle_sleep_us: 20000 }\n", "t.yaml").error().message,
+              HasSubstr("dataplane.idle_sleep_us: 20000 is out of range 0-10000"));
+}
+
 TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {
   EXPECT_THAT(error_of("pools: [\n"), HasSubstr("test.yaml:2: YAML syntax error"));
   EXPECT_THAT(error_of(""), HasSubstr("empty configuration"));
