@@ -23,7 +23,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   iproute2 ethtool nftables tcpdump iputils-ping curl socat procps psmisc
   python3 python3-scapy python3-websockets python3-matplotlib python3-xxhash python3-prometheus-client
-  openssl nginx-light
+  openssl nginx-light bird2
 )
 
 missing=()

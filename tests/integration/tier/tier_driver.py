@@ -1,0 +1,441 @@
+#!/usr/bin/python3
+"""A tier of eclb hosts behind ECMP (tier_topology.sh), run inside the client namespace
+by tier_end_to_end_test.sh. Every host runs BIRD, eclb-control (announcing through BIRD)
+and an af_xdp eclb-dataplane with the steering program; the router runs BIRD with one
+eBGP + BFD session per host and installs the VIP as a multipath route hashed on the
+5-tuple. Long-lived DSR connections echo every 100 ms throughout; each scenario counts
+the connections it broke:
+  1. routes and spread: the router has a next hop per host, connections use every host;
+  2. digests: every host has the same Maglev table for the VIP;
+  3. host loss: one host's eclb-dataplane SIGKILLed (BIRD and eclb-control stay up): the
+     steering program stops passing BFD, the router drops the host within about a second,
+     no connection breaks;
+  4. host join: the dataplane restarted, the host announces again, the router rehashes,
+     no connection breaks;
+  5. host and control loss: eclb-control and the dataplane of one host both SIGKILLed,
+     its BIRD still exporting the VIP: BFD alone takes the host away, no connection
+     breaks; restarted, the new eclb-control adopts the announcement;
+  6. health gating: every gateway unreachable from one host only: that host withdraws
+     before it publishes a table its peers do not have, the others serve on, no
+     connection breaks; reachable again, it announces once its health view has settled;
+  7. a silent host (its switch port stops forwarding, no link goes down): BFD takes it
+     away; its checks fail meanwhile; heard again, it announces only once they have
+     settled; no connection breaks;
+  8. graceful leave: `eclbctl withdraw --all`, wait for the router, stop the host: no
+     connection breaks."""
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Eclbctl, Process, Results, in_netns, wait_for  # noqa: E402
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--bin", required=True)
+parser.add_argument("--prefix", required=True, help="the topology's namespace prefix")
+parser.add_argument("--hosts", type=int, default=3)
+parser.add_argument("--connections", type=int, default=300)
+args = parser.parse_args()
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VIP, PORT = "10.96.0.100", 8080
+GATEWAYS = {f"gw{i}": f"10.98.0.2{i}" for i in (1, 2, 3)}
+INTERVAL_MS, RISE, FALL = 1000, 3, 2
+results = Results()
+work = tempfile.mkdtemp(prefix="eclb-tier-", dir="/dev/shm")
+processes = []
+
+
+def ns(name):
+    return f"{args.prefix}{name}"
+
+
+def start(name, argv, netns):
+    process = Process(name, argv, work, netns=ns(netns))
+    processes.append(process)
+    return process
+
+
+# --- the router ------------------------------------------------------------------------
+
+def router_conf(hosts):
+    sessions = "".join(f"protocol bgp lb{i} from eclb_host {{ neighbor 10.98.0.1{i} as 65001; }}\n" for i in hosts)
+    return f"""router id 10.98.0.1;
+protocol device {{ }}
+protocol kernel {{ ipv4 {{ import none; export all; }}; merge paths on; }}
+protocol bfd {{ interface "rlb" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }}; }}
+template bgp eclb_host {{
+  local 10.98.0.1 as 65000;
+  ipv4 {{ import all; export none; }};
+  bfd on;
+  connect delay time 1; connect retry time 2; error wait time 1, 4;
+}}
+{sessions}"""
+
+
+def router_next_hops():
+    """The router's next hops for the VIP (its kernel route)."""
+    out = in_netns(ns("rtr"), "ip", "-j", "route", "show", f"{VIP}/32")
+    try:
+        routes = json.loads(out.stdout or "[]")
+    except ValueError:
+        return []
+    hops = []
+    for route in routes:
+        if "nexthops" in route:
+            hops += [hop["gateway"] for hop in route["nexthops"]]
+        elif "gateway" in route:
+            hops.append(route["gateway"])
+    return sorted(hops)
+
+
+# --- the eclb hosts --------------------------------------------------------------------
+
+class Host:
+    def __init__(self, n):
+        self.n = n
+        self.name = f"lb{n}"
+        self.address = f"10.98.0.1{n}"
+        self.dir = f"{work}/{self.name}"
+        os.makedirs(self.dir)
+        self.flows = f"/dev/hugepages/eclb-tier-{os.getpid()}-{n}"
+        self.ctl = Eclbctl(f"{args.bin}/control/cli/eclbctl", f"{self.dir}/tables", f"{self.dir}/stats", self.flows)
+        self.ctl.base += ["--admin", f"{self.dir}/admin.sock"]
+        self.bird = self.control = self.dataplane = None
+        self.write_config()
+        with open(f"{self.dir}/bird-vips.conf", "w"):
+            pass  # BIRD reads the include at start: eclb-control fills it
+        with open(f"{self.dir}/bird.conf", "w") as f:
+            f.write(f"""router id {self.address};
+protocol device {{ }}
+include "{self.dir}/bird-vips.conf";
+protocol bfd {{ interface "lbn0" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }}; }}
+protocol bgp router1 {{
+  local {self.address} as 65001;
+  neighbor 10.98.0.1 as 65000;
+  ipv4 {{ import none; export where proto = "eclb_vips4"; next hop self; }};
+  bfd on;
+  connect delay time 1; connect retry time 2; error wait time 1, 4;
+}}
+""")
+
+    def write_config(self, gateways=GATEWAYS):
+        backends = "\n".join(f"      - {{ name: {n}, address: {a}, port: {PORT} }}" for n, a in gateways.items())
+        with open(f"{self.dir}/eclb.yaml", "w") as f:
+            f.write(f"""tables: {{ segment: {self.dir}/tables, max_vips: 16, max_backends: 256, max_table_slots: 1048576 }}
+control: {{ admin_socket: {self.dir}/admin.sock, metrics: "off" }}
+announce: {{ bird_socket: {self.dir}/bird.ctl, include: {self.dir}/bird-vips.conf, min_up: 1 }}
+pools:
+  gateways:
+    health: {{ check: tcp, interval_ms: {INTERVAL_MS}, timeout_ms: 500, rise: {RISE}, fall: {FALL} }}
+    backends:
+{backends}
+vips:
+  - {{ name: watchers, address: {VIP}, port: {PORT}, mode: dsr-gue, pool: gateways }}
+dataplane:
+  idle_sleep_us: 200
+  flows_per_worker: 16384
+  flows_path: {self.flows}
+  stats_path: {self.dir}/stats
+  ports:
+    - {{ id: 0, ipv4: 10.98.0.3{self.n}/24 }}
+""")
+
+    def start_bird(self):
+        self.bird = start(f"{self.name}-bird", ["bird", "-f", "-c", f"{self.dir}/bird.conf", "-s", f"{self.dir}/bird.ctl",
+                                                "-P", f"{self.dir}/bird.pid"], self.name)
+
+    def start_control(self):
+        self.control = start(f"{self.name}-control", [f"{args.bin}/control/daemon/eclb-control", "--config",
+                                                      f"{self.dir}/eclb.yaml"], self.name)
+
+    def start_dataplane(self):
+        vdev = (f"net_af_xdp0,iface=lbn0,start_queue=0,queue_count=1,xdp_prog={args.bin}/bpf/xdp_steer.bpf.o")
+        self.dataplane = start(f"{self.name}-dataplane", [
+            f"{args.bin}/dataplane/eclb-dataplane", "-l", "0,1", "--no-pci", "--in-memory", "--log-level=lib.*:error",
+            f"--vdev={vdev}", "--", "--config", f"{self.dir}/eclb.yaml"], self.name)
+
+    def announcements(self):
+        return self.ctl.json("announcements") or {}
+
+    def announced(self):
+        return any(a["announced"] for a in self.announcements().get("addresses", []))
+
+    def digest(self):
+        out = subprocess.run(self.ctl.base + ["table", "watchers", "--digest"], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def stop(self):
+        for process in (self.dataplane, self.control, self.bird):
+            if process is not None and process.alive():
+                process.stop()
+
+
+# --- long-lived connections --------------------------------------------------------------
+
+class Connections:
+    """N DSR connections to the VIP, each echoing a few bytes every 100 ms. A connection
+    is broken when an echo fails, differs, or takes over 3 s; broken ones are not
+    retried. `broken` lists (connection, scenario)."""
+
+    def __init__(self, count):
+        self.count = count
+        self.scenario = "opening"
+        self.broken = []
+        self.echoes = 0
+        self.gateways = {}
+        self.tasks = []
+
+    async def open_all(self):
+        opened = []
+        for i in range(self.count):
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(VIP, PORT), 3)
+                greeting = await asyncio.wait_for(reader.readline(), 3)
+                opened.append((i, reader, writer, greeting.split()[0].decode()))
+            except (OSError, asyncio.TimeoutError) as error:
+                self.broken.append((i, f"open: {type(error).__name__}"))
+        for i, reader, writer, gateway in opened:
+            self.gateways[gateway] = self.gateways.get(gateway, 0) + 1
+            self.tasks.append(asyncio.create_task(self.run(i, reader, writer)))
+        return len(opened)
+
+    async def run(self, i, reader, writer):
+        await asyncio.sleep(random.random() * 0.1)  # spread the echoes over the interval
+        try:
+            while True:
+                data = random.randbytes(32)
+                writer.write(data)
+                await writer.drain()
+                if await asyncio.wait_for(reader.readexactly(32), 3) != data:
+                    raise ValueError("echo differs")
+                self.echoes += 1
+                await asyncio.sleep(0.1)
+        except asyncio.CancelledError:
+            writer.close()
+            raise
+        except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
+            self.broken.append((i, f"{self.scenario}: {type(error).__name__}"))
+            writer.close()
+
+    def broken_in(self, scenario):
+        return [b for b in self.broken if b[1].startswith(scenario + ":")]
+
+    async def close(self):
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def settle(seconds):
+    """Lets the connections echo for a while (every scenario ends with this)."""
+    await asyncio.sleep(seconds)
+
+
+async def wait_async(condition, timeout, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(interval)
+    return condition()
+
+
+def switch_port(host):
+    """The switch-side name of a host's veth (its peer's interface index, in the switch)."""
+    link = json.loads(in_netns(ns(host.name), "ip", "-j", "link", "show", "lbn0").stdout)[0]
+    for candidate in json.loads(in_netns(ns("sw"), "ip", "-j", "link", "show").stdout):
+        if candidate["ifindex"] == link["link_index"]:
+            return candidate["ifname"]
+    raise RuntimeError(f"no switch port for {host.name}")
+
+
+def addresses(hosts):
+    return sorted(h.address for h in hosts)
+
+
+# --- the scenarios ---------------------------------------------------------------------
+
+async def scenario():
+    hosts = [Host(n) for n in range(1, args.hosts + 1)]
+    with open(f"{work}/router.conf", "w") as f:
+        f.write(router_conf(range(1, args.hosts + 1)))
+    start("router-bird", ["bird", "-f", "-c", f"{work}/router.conf", "-s", f"{work}/router.ctl", "-P", f"{work}/router.pid"],
+          "rtr")
+    for i, address in enumerate(GATEWAYS.values(), 1):
+        start(f"gw{i}", ["/usr/bin/python3", f"{HERE}/../lib/gateway_server.py", "--name", f"gw{i}", "--lifetime", "900"],
+              f"gw{i}")
+    for host in hosts:
+        host.start_bird()
+        host.start_control()
+        host.start_dataplane()
+
+    # 1. Routes and spread.
+    every = addresses(hosts)
+    up = await wait_async(lambda: router_next_hops() == every, 60, 0.2)
+    results.check(up, f"the router has one next hop per announcing host {router_next_hops()}",
+                  {h.name: h.announcements().get("addresses") for h in hosts} if not up else "")
+    if not up:
+        for host in hosts:
+            print(f"--- {host.name} control ---\n{host.control.tail(8)}--- {host.name} dataplane ---\n"
+                  f"{host.dataplane.tail(8)}")
+        return
+    connections = Connections(args.connections)
+    opened = await connections.open_all()
+    results.check(opened == args.connections, f"{opened} long-lived DSR connections opened "
+                  f"({connections.gateways})", connections.broken[:3])
+    per_host = {h.name: (h.ctl.json("stats") or {}).get("totals", {}).get("rx_packets", 0) for h in hosts}
+    total = sum(per_host.values()) or 1
+    shares = {name: round(count / total, 2) for name, count in per_host.items()}
+    results.check(all(share >= 0.15 for share in shares.values()), f"traffic enters through every host {shares}")
+
+    # 2. Digests.
+    digests = {h.name: h.digest() for h in hosts}
+    results.check(len(set(digests.values())) == 1 and all(digests.values()),
+                  "every host has the same Maglev table for the VIP", digests)
+
+    # 3. Host loss: lb2's dataplane SIGKILLed; BIRD and eclb-control stay up.
+    connections.scenario = "host loss"
+    await settle(1)
+    lost = hosts[1]
+    killed = time.monotonic()
+    lost.dataplane.stop(signal.SIGKILL)
+    gone = await wait_async(lambda: lost.address not in router_next_hops(), 5)
+    took = time.monotonic() - killed
+    results.check(gone and took < 1.5, f"lb2's dataplane SIGKILLed: the router dropped its next hop in {took:.2f} s")
+    await settle(3)
+    broken = connections.broken_in("host loss")
+    results.check(not broken, f"host loss: 0 of {opened} connections broken ({connections.echoes} echoes so far)",
+                  broken[:5])
+    announced = lost.announced()
+    results.check(not announced, "and lb2's eclb-control withdrew the VIP (its dataplane's heartbeat stopped)",
+                  lost.announcements().get("addresses"))
+
+    # 4. Host join: the dataplane back; the host announces again; the router rehashes.
+    connections.scenario = "host join"
+    lost.start_dataplane()
+    joined = await wait_async(lambda: router_next_hops() == every, 20, 0.1)
+    results.check(joined, f"lb2's dataplane restarted: announced again {router_next_hops()}")
+    await settle(3)
+    broken = connections.broken_in("host join")
+    results.check(not broken, f"host join: 0 of {opened} connections broken", broken[:5])
+
+    # 5. Host loss with nothing left to withdraw: lb3's eclb-control and dataplane both
+    #    SIGKILLed. BIRD still announces (its include says so); only BFD, which the
+    #    steering program passes no more, can take the host away.
+    connections.scenario = "host and control loss"
+    victim = hosts[2]
+    victim.control.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    victim.dataplane.stop(signal.SIGKILL)
+    gone = await wait_async(lambda: victim.address not in router_next_hops(), 5)
+    took = time.monotonic() - killed
+    bird_routes = in_netns(ns(victim.name), "birdc", "-s", f"{victim.dir}/bird.ctl", "show", "route").stdout
+    results.check(gone and took < 1.5 and f"{VIP}/32" in bird_routes,
+                  f"lb3's eclb-control and dataplane both SIGKILLed, its BIRD still exporting the VIP: BFD took "
+                  f"the route away in {took:.2f} s")
+    await settle(3)
+    broken = connections.broken_in("host and control loss")
+    results.check(not broken, f"host and control loss: 0 of {opened} connections broken", broken[:5])
+    connections.scenario = "host and control join"
+    victim.start_control()
+    victim.start_dataplane()
+    joined = await wait_async(lambda: router_next_hops() == every, 20, 0.1)
+    adopted = victim.control.logged("adopted from")
+    results.check(joined and adopted, f"both restarted: the new eclb-control adopted the announcement, BFD is up again "
+                  f"{router_next_hops()}")
+    await settle(3)
+    broken = connections.broken_in("host and control join")
+    results.check(not broken, f"host and control join: 0 of {opened} connections broken", broken[:5])
+
+    # 6. Health gating: lb3 cannot reach any gateway (its own checks, not theirs).
+    connections.scenario = "health gating"
+    isolated = hosts[2]
+    in_netns(ns(isolated.name), "nft", "add", "table", "inet", "isolate")
+    in_netns(ns(isolated.name), "nft", "add", "chain", "inet", "isolate", "out",
+             "{ type filter hook output priority 0; policy accept; }")
+    in_netns(ns(isolated.name), "nft", "add", "rule", "inet", "isolate", "out", "ip", "daddr", "10.98.0.20/30", "tcp",
+             "dport", str(PORT), "drop")
+    withdrawn = await wait_async(lambda: isolated.address not in router_next_hops(), 10, 0.1)
+    reason = (isolated.announcements().get("addresses") or [{}])[0].get("reason", "")
+    results.check(withdrawn and "backends up" in reason,
+                  f"lb3 cannot reach its gateways: it withdraws ({reason}), the others keep serving "
+                  f"{router_next_hops()}")
+    await settle(2)
+    in_netns(ns(isolated.name), "nft", "delete", "table", "inet", "isolate")
+    back = await wait_async(lambda: router_next_hops() == every, 15, 0.1)
+    results.check(back, f"reachable again, lb3 announces once its checks have settled {router_next_hops()}")
+    await settle(3)
+    broken = connections.broken_in("health gating")
+    results.check(not broken, f"health gating: 0 of {opened} connections broken", broken[:5])
+
+    # 7. A silent host: lb2's switch port stops forwarding both ways (the bridge port
+    #    disabled; no link goes down, every process lives). BFD takes the route away;
+    #    lb2's checks fail meanwhile, so when the port forwards again it announces only
+    #    once its checks have settled.
+    connections.scenario = "silent host"
+    silent = hosts[1]
+    port = switch_port(silent)
+    silenced = time.monotonic()
+    in_netns(ns("sw"), "bridge", "link", "set", "dev", port, "state", "0")
+    gone = await wait_async(lambda: silent.address not in router_next_hops(), 5)
+    took = time.monotonic() - silenced
+    results.check(gone and took < 1.5, f"lb2 silent (its switch port disabled): BFD took the route away in {took:.2f} s")
+    failed = await wait_async(lambda: "backends up" in str(silent.announcements().get("addresses")), 10, 0.1)
+    results.check(failed, "meanwhile its checks failed and it withdrew",
+                  (silent.announcements().get("addresses") or [{}])[0].get("reason"))
+    in_netns(ns("sw"), "bridge", "link", "set", "dev", port, "state", "3")
+    back = await wait_async(lambda: router_next_hops() == every, 20, 0.1)
+    results.check(back and "rising" not in str(silent.announcements().get("addresses")),
+                  f"heard again, lb2 announced once every check had settled {router_next_hops()}")
+    await settle(3)
+    broken = connections.broken_in("silent host")
+    results.check(not broken, f"silent host: 0 of {opened} connections broken", broken[:5])
+
+    # 8. Graceful leave: withdraw, wait for the router, stop.
+    connections.scenario = "graceful leave"
+    leaving = hosts[0]
+    out = subprocess.run(leaving.ctl.base + ["withdraw", "--all"], capture_output=True, text=True)
+    left = await wait_async(lambda: leaving.address not in router_next_hops(), 5)
+    results.check(out.returncode == 0 and left, "eclbctl withdraw --all on lb1: the router stops using it",
+                  out.stderr.strip()[:200])
+    await settle(1)
+    leaving.stop()
+    await settle(3)
+    broken = connections.broken_in("graceful leave")
+    results.check(not broken, f"graceful leave: 0 of {opened} connections broken", broken[:5])
+    fresh = 0
+    for _ in range(20):
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(VIP, PORT), 3)
+            await asyncio.wait_for(reader.readline(), 3)
+            writer.close()
+            fresh += 1
+        except (OSError, asyncio.TimeoutError):
+            pass
+    results.check(fresh == 20, f"and {fresh} of 20 new connections succeed meanwhile")
+    await connections.close()
+    results.check(True, f"{connections.echoes} echoes in all; broken: {len(connections.broken)}")
+    print(subprocess.run(hosts[1].ctl.base + ["announcements"], capture_output=True, text=True).stdout)
+
+
+try:
+    asyncio.run(scenario())
+except Exception as error:  # a broken step must still report and clean up
+    results.check(False, "driver ran to the end", repr(error))
+finally:
+    for process in reversed(processes):
+        process.stop()
+    if results.failed:
+        for process in processes:
+            if "control" in process.name or "dataplane" in process.name:
+                print(f"--- {process.name} ---\n{process.tail(12)}")
+    subprocess.run(["rm", "-rf", work] + [f"/dev/hugepages/eclb-tier-{os.getpid()}-{n}" for n in range(1, 5)])
+sys.exit(results.finish())
