@@ -19,6 +19,8 @@ inline constexpr const char* kAnnounce = "announce";  // vip? (absent: every VIP
 // addresses: [{address, announced, since_unix_ms, reason, vips: [{name, ok, reason}]}],
 // withdrawn_all, withdrawn, bird: {socket, error, protocols: [...], bfd: [...]}
 inline constexpr const char* kAnnouncements = "announcements";
+// self: this host's state (as GET /state serves it), peers: [{name, address}], timeout_ms
+inline constexpr const char* kCluster = "cluster";
 
 // Request fields.
 inline constexpr const char* kBackend = "backend";  // a backend's name or ADDRESS:PORT

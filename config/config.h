@@ -166,6 +166,19 @@ struct AnnounceConfig {
   uint32_t heartbeat_timeout_ms = 1000;  // an older dataplane heartbeat: not forwarding
 };
 
+// The other eclb hosts of a tier, for `eclbctl cluster` (read-only): each one's metrics
+// listener, which also serves the host's state as JSON at /state.
+struct ClusterPeerConfig {
+  std::string name;
+  Endpoint address;
+};
+
+struct ClusterConfig {
+  std::string name;  // this host's name in the cluster view (default: the host name)
+  std::vector<ClusterPeerConfig> peers;
+  uint32_t timeout_ms = 1000;  // per peer
+};
+
 struct Config {
   std::string source;  // file the config came from, for messages
   TablesConfig tables;
@@ -175,6 +188,7 @@ struct Config {
   std::vector<VipConfig> vips;
   L7Config l7;
   AnnounceConfig announce;
+  ClusterConfig cluster;
 
   const PoolConfig* find_pool(const std::string& name) const;
 };

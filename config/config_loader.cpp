@@ -23,13 +23,14 @@ Config parse_root(const Reader& reader, const YAML::Node& root, const std::strin
   config.source = source;
   if (root.IsNull() || !root.IsDefined()) reader.fail(root, "(top level)", "empty configuration");
   reader.expect_map(root, "(top level)");
-  reader.check_keys(root, "", {"tables", "control", "pools", "vips", "dataplane", "l7", "announce"});
+  reader.check_keys(root, "", {"tables", "control", "pools", "vips", "dataplane", "l7", "announce", "cluster"});
   config.tables = yaml_config::parse_tables(reader, root["tables"]);
   config.control = yaml_config::parse_control(reader, root["control"]);
   config.dataplane = yaml_config::parse_dataplane(reader, root["dataplane"]);
   config.pools = yaml_config::parse_pools(reader, root["pools"]);
   config.l7 = yaml_config::parse_l7(reader, root["l7"]);
   config.announce = yaml_config::parse_announce(reader, root["announce"]);
+  config.cluster = yaml_config::parse_cluster(reader, root["cluster"]);
   const YAML::Node vips = root["vips"];
   if (vips.IsDefined()) {
     reader.expect_sequence(vips, "vips");

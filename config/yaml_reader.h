@@ -108,6 +108,7 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node);  
 std::vector<PoolConfig> parse_pools(const Reader& reader, const YAML::Node& node);     // pools_section.cpp
 L7Config parse_l7(const Reader& reader, const YAML::Node& node);                       // l7_section.cpp
 AnnounceConfig parse_announce(const Reader& reader, const YAML::Node& node);           // announce_section.cpp
+ClusterConfig parse_cluster(const Reader& reader, const YAML::Node& node);             // cluster_section.cpp
 // One entry of `vips:`; its pool must be among `pools`.                                  vips_section.cpp
 VipConfig parse_vip(const Reader& reader, const YAML::Node& node, const std::string& field,
                     const std::vector<PoolConfig>& pools);

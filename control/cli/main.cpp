@@ -9,6 +9,7 @@
 #include "common/table_segment.h"
 #include "control/cli/admin_client.h"
 #include "control/cli/announce_commands.h"
+#include "control/cli/cluster_commands.h"
 #include "control/cli/dataplane_commands.h"
 #include "control/cli/what_if.h"
 #include "control/cli/table_commands.h"
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
   }
   auto* announcements_command =
       app.add_subcommand("announcements", "what this host announces and why; BIRD's BGP and BFD sessions");
+  auto* cluster_command = app.add_subcommand(
+      "cluster", "every host of the tier (cluster.peers) side by side: digests, generations, announcements");
   std::string remove, add;
   uint32_t add_weight = 1;
   auto* what_if_command = app.add_subcommand("what-if", "how much of a VIP's table and flows would move");
@@ -104,7 +107,7 @@ int main(int argc, char** argv) {
   remove_option->excludes(add_option);
   for (auto* command : {vips_command, backends_command, table_command, which_command, stats_command, flows_command,
                         drain_command, undrain_command, weight_command, reload_command, health_command,
-                        what_if_command, withdraw_command, announce_command, announcements_command}) {
+                        what_if_command, withdraw_command, announce_command, announcements_command, cluster_command}) {
     command->add_flag("--json", json, "print JSON instead of a table");
   }
   CLI11_PARSE(app, argc, argv);
@@ -119,6 +122,8 @@ int main(int argc, char** argv) {
     if (!answer) return fail(answer.error().message);
     if (request[protocol::kCommand] == protocol::kHealth) {
       fmt::print("{}", eclb::ctl::cli::render_health(*answer, json));
+    } else if (request[protocol::kCommand] == protocol::kCluster) {
+      fmt::print("{}", eclb::ctl::cli::render_cluster(eclb::ctl::cli::gather_cluster(*answer), json));
     } else if (answer->contains("addresses")) {  // announcements, and what withdraw/announce changed
       fmt::print("{}", eclb::ctl::cli::render_announcements(*answer, json));
     } else if (json) {
@@ -156,6 +161,7 @@ int main(int argc, char** argv) {
     return admin(request);
   }
   if (announcements_command->parsed()) return admin({{protocol::kCommand, protocol::kAnnouncements}});
+  if (cluster_command->parsed()) return admin({{protocol::kCommand, protocol::kCluster}});
   if (what_if_command->parsed() && remove.empty() && add.empty()) return fail("what-if needs --remove or --add");
 
   if (stats_command->parsed()) {

@@ -4,6 +4,7 @@
 #include "abi/admin_protocol.h"
 #include "common/log.h"
 #include "control/daemon/control_daemon.h"
+#include "control/daemon/host_state.h"
 
 namespace eclb::ctl {
 
@@ -69,6 +70,16 @@ json AdminHandler::handle(const json& request) {
   }
   if (command == admin::kWithdraw || command == admin::kAnnounce) return announce_command(command, request);
   if (command == admin::kAnnouncements) return announcements();
+  if (command == admin::kCluster) {
+    json peers = json::array();
+    for (const ClusterPeerConfig& peer : daemon_.config().cluster.peers) {
+      peers.push_back({{"name", peer.name}, {"address", peer.address.to_string()}});
+    }
+    return {{admin::kOk, true},
+            {"self", host_state(daemon_)},
+            {"peers", peers},
+            {"timeout_ms", daemon_.config().cluster.timeout_ms}};
+  }
   if (command != admin::kDrain && command != admin::kUndrain && command != admin::kWeight) {
     return fail(fmt::format("unknown command \"{}\"", command));
   }

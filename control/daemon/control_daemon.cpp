@@ -15,6 +15,7 @@
 #include "abi/admin_protocol.h"
 #include "control/core/table_diff.h"
 #include "control/core/table_planner.h"
+#include "control/daemon/host_state.h"
 
 namespace eclb::ctl {
 
@@ -75,10 +76,12 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
     daemon->exporter_ = std::make_unique<MetricsExporter>(*daemon);
     daemon->metrics_ = std::make_unique<StreamServer>(daemon->loop_, "\r\n\r\n", [d = daemon.get()](const std::string& head) {
       const bool metrics = head.rfind("GET /metrics ", 0) == 0 || head.rfind("GET / ", 0) == 0;
-      const std::string body = metrics ? d->exporter_->render() : "not found\n";
-      return fmt::format("HTTP/1.1 {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n"
+      const bool state = head.rfind("GET /state ", 0) == 0;  // for the peers' eclbctl cluster
+      const std::string body = metrics ? d->exporter_->render() : state ? host_state(*d).dump() + "\n" : "not found\n";
+      return fmt::format("HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
                          "Connection: close\r\n\r\n{}",
-                         metrics ? "200 OK" : "404 Not Found", body.size(), body);
+                         metrics || state ? "200 OK" : "404 Not Found",
+                         state ? "application/json" : "text/plain; version=0.0.4", body.size(), body);
     });
     auto endpoint = Endpoint::parse(config->control.metrics_listen);
     if (!endpoint) return std::move(endpoint).error();
@@ -248,8 +251,7 @@ void ControlDaemon::release_held_failures() {
   loop_.after(std::chrono::milliseconds(kRouterMoveMs), [this, why] { request_publish(why); });
 }
 
-AnnounceInputs ControlDaemon::announce_inputs() {
-  AnnounceInputs inputs;
+DataplaneView ControlDaemon::dataplane_view() {
   // The dataplane's own word that it forwards: its heartbeat and adopted generation (a
   // stats file alone is no proof: it outlives the process).
   if (dataplane_stats_ && !dataplane_stats_->writer_alive()) dataplane_stats_.reset();
@@ -258,11 +260,18 @@ AnnounceInputs ControlDaemon::announce_inputs() {
       dataplane_stats_.emplace(std::move(*attached));
     }
   }
+  DataplaneView view;
   if (dataplane_stats_) {
-    inputs.dataplane.present = true;
-    inputs.dataplane.heartbeat_age_ms = dataplane_stats_->heartbeat_age_ms();
-    inputs.dataplane.adopted_generation = dataplane_stats_->adopted_generation();
+    view.present = true;
+    view.heartbeat_age_ms = dataplane_stats_->heartbeat_age_ms();
+    view.adopted_generation = dataplane_stats_->adopted_generation();
   }
+  return view;
+}
+
+AnnounceInputs ControlDaemon::announce_inputs() {
+  AnnounceInputs inputs;
+  inputs.dataplane = dataplane_view();
   inputs.published_generation = writer_->generation();
   inputs.since_publish_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - published_at_).count());

@@ -81,6 +81,9 @@ class ControlDaemon {
   EventLoop::Clock::time_point now() const noexcept { return loop_.now(); }
   const L7Proxy* l7() const noexcept { return l7_.get(); }
   Announcer& announcer() noexcept { return *announcer_; }
+  const std::optional<TableContent>& published() const noexcept { return published_; }
+  // The local dataplane as its stats region shows it (heartbeat, adopted generation).
+  DataplaneView dataplane_view();
   // Decides the announcements now (the loop does every 100 ms; eclbctl's changes at once).
   void evaluate_announcements();
 

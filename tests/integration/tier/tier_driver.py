@@ -126,11 +126,14 @@ protocol bgp router1 {{
 }}
 """)
 
-    def write_config(self, gateways=GATEWAYS):
-        backends = "\n".join(f"      - {{ name: {n}, address: {a}, port: {PORT} }}" for n, a in gateways.items())
+    def write_config(self, gateways=GATEWAYS, weight_of_gw1=1):
+        backends = "\n".join(f"      - {{ name: {n}, address: {a}, port: {PORT}, weight: {weight_of_gw1 if n == 'gw1' else 1} }}"
+                             for n, a in gateways.items())
+        peers = ", ".join(f"{{ name: lb{i}, address: 10.98.0.1{i}:9469 }}" for i in range(1, args.hosts + 1) if i != self.n)
         with open(f"{self.dir}/eclb.yaml", "w") as f:
             f.write(f"""tables: {{ segment: {self.dir}/tables, max_vips: 16, max_backends: 256, max_table_slots: 1048576 }}
-control: {{ admin_socket: {self.dir}/admin.sock, metrics: "off" }}
+control: {{ admin_socket: {self.dir}/admin.sock, metrics: "{self.address}:9469" }}
+cluster: {{ name: {self.name}, peers: [ {peers} ], timeout_ms: 1000 }}
 announce: {{ bird_socket: {self.dir}/bird.ctl, include: {self.dir}/bird-vips.conf, min_up: 1 }}
 pools:
   gateways:
@@ -171,6 +174,20 @@ dataplane:
     def digest(self):
         out = subprocess.run(self.ctl.base + ["table", "watchers", "--digest"], capture_output=True, text=True)
         return out.stdout.strip()
+
+    def cluster(self):
+        """eclbctl cluster as run on this host (its namespace reaches the peers)."""
+        started = time.monotonic()
+        out = subprocess.run(["ip", "netns", "exec", ns(self.name)] + self.ctl.base + ["cluster", "--json"],
+                             capture_output=True, text=True)
+        took = time.monotonic() - started
+        try:
+            return json.loads(out.stdout), took
+        except ValueError:
+            return {}, took
+
+    def reload(self):
+        return subprocess.run(self.ctl.base + ["reload"], capture_output=True, text=True).returncode == 0
 
     def stop(self):
         for process in (self.dataplane, self.control, self.bird):
@@ -287,6 +304,31 @@ async def scenario():
             print(f"--- {host.name} control ---\n{host.control.tail(8)}--- {host.name} dataplane ---\n"
                   f"{host.dataplane.tail(8)}")
         return
+
+    # 2. Digests, and the cluster view: the same, then one host's table made to differ
+    #    (before any long-lived connection: it would break those it carries).
+    digests = {h.name: h.digest() for h in hosts}
+    results.check(len(set(digests.values())) == 1 and all(digests.values()),
+                  "every host has the same Maglev table for the VIP", digests)
+    view, _ = hosts[0].cluster()
+    answered = [h["name"] for h in view.get("hosts", []) if "state" in h]
+    results.check(answered == ["lb1", "lb2", "lb3"] and view.get("differences") == [],
+                  f"eclbctl cluster on lb1: {answered} answered, no difference")
+    odd = hosts[2]
+    odd.write_config(weight_of_gw1=2)
+    odd.reload()
+    view, _ = hosts[0].cluster()
+    flagged = [line for line in view.get("differences", []) if "lb3" in line and "odd one out" in line]
+    results.check(len(flagged) == 1 and flagged[0].startswith("vip watchers table differs"),
+                  "lb3 given another weight: eclbctl cluster flags its table", view.get("differences"))
+    odd.write_config()
+    odd.reload()
+    def agree():
+        view = hosts[0].cluster()[0]
+        return view.get("differences") == [] and all("state" in h for h in view.get("hosts", [{}]))
+    agreed = wait_for(agree, 5)
+    results.check(agreed, "put back, the tier agrees again")
+
     connections = Connections(args.connections)
     opened = await connections.open_all()
     results.check(opened == args.connections, f"{opened} long-lived DSR connections opened "
@@ -295,11 +337,6 @@ async def scenario():
     total = sum(per_host.values()) or 1
     shares = {name: round(count / total, 2) for name, count in per_host.items()}
     results.check(all(share >= 0.15 for share in shares.values()), f"traffic enters through every host {shares}")
-
-    # 2. Digests.
-    digests = {h.name: h.digest() for h in hosts}
-    results.check(len(set(digests.values())) == 1 and all(digests.values()),
-                  "every host has the same Maglev table for the VIP", digests)
 
     # 3. Host loss: lb2's dataplane SIGKILLed; BIRD and eclb-control stay up.
     connections.scenario = "host loss"
@@ -391,6 +428,11 @@ async def scenario():
     failed = await wait_async(lambda: "backends up" in str(silent.announcements().get("addresses")), 10, 0.1)
     results.check(failed, "meanwhile its checks failed and it withdrew",
                   (silent.announcements().get("addresses") or [{}])[0].get("reason"))
+    view, took = hosts[0].cluster()
+    quiet = [h for h in view.get("hosts", []) if h["name"] == "lb2"]
+    results.check(quiet and quiet[0].get("error") == "timed out" and took < 2.5,
+                  f"eclbctl cluster on lb1 meanwhile: lb2 {quiet and quiet[0].get('error')}, answered in {took:.1f} s "
+                  f"(timeout_ms 1000)")
     in_netns(ns("sw"), "bridge", "link", "set", "dev", port, "state", "3")
     back = await wait_async(lambda: router_next_hops() == every, 20, 0.1)
     results.check(back and "rising" not in str(silent.announcements().get("addresses")),
@@ -421,6 +463,12 @@ async def scenario():
         except (OSError, asyncio.TimeoutError):
             pass
     results.check(fresh == 20, f"and {fresh} of 20 new connections succeed meanwhile")
+    view, took = hosts[1].cluster()
+    down = [h for h in view.get("hosts", []) if h["name"] == "lb1"]
+    others = [h["name"] for h in view.get("hosts", []) if "state" in h]
+    results.check(down and "error" in down[0] and took < 2.5 and others == ["lb2", "lb3"] and view.get("differences") == [],
+                  f"eclbctl cluster on lb2 with lb1 stopped: lb1 unreachable ({down and down[0].get('error')}), "
+                  f"answered in {took:.1f} s, lb2 and lb3 agree")
     await connections.close()
     results.check(True, f"{connections.echoes} echoes in all; broken: {len(connections.broken)}")
     print(subprocess.run(hosts[1].ctl.base + ["announcements"], capture_output=True, text=True).stdout)

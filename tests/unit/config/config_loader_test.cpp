@@ -181,6 +181,20 @@ TEST(ConfigLoaderTest, AnnouncementsAndIdleSleep) {
               HasSubstr("dataplane.idle_sleep_us: 20000 is out of range 0-10000"));
 }
 
+TEST(ConfigLoaderTest, ClusterPeers) {
+  auto config = parse_config("cluster:\n  name: lb1\n  peers:\n    - { name: lb2, address: 10.0.0.12:9469 }\n", "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->cluster.name, "lb1");
+  ASSERT_EQ(config->cluster.peers.size(), 1u);
+  EXPECT_EQ(config->cluster.peers[0].address.to_string(), "10.0.0.12:9469");
+  EXPECT_EQ(parse_config("cluster:\n  name: lb1\n  peers:\n    - { name: lb1, address: 10.0.0.12:9469 }\n", "t.yaml")
+                .error()
+                .message,
+            "t.yaml:4: cluster.peers[0].name: \"lb1\" is named twice");
+  EXPECT_THAT(parse_config("cluster: { peers: [ { name: lb2, address: 10.0.0.12 } ] }\n", "t.yaml").error().message,
+              HasSubstr("cluster.peers[0].address: "));
+}
+
 TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {
   EXPECT_THAT(error_of("pools: [\n"), HasSubstr("test.yaml:2: YAML syntax error"));
   EXPECT_THAT(error_of(""), HasSubstr("empty configuration"));
