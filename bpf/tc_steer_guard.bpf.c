@@ -15,7 +15,7 @@
 SEC("tc")
 int tc_steer_guard(struct __sk_buff *skb) {
   const int class = steer_classify((void *)(long)skb->data, (void *)(long)skb->data_end);
-  /* BFD is held too: no dataplane steers yet, so the host must not claim it forwards. */
+  /* BFD and BGP are held too: no dataplane steers yet, so the host must not claim it forwards. */
   return class == ECLB_STEER_TO_KERNEL || class == ECLB_STEER_TO_DPDK_NEIGHBOUR ? TC_ACT_OK : TC_ACT_SHOT;
 }
 

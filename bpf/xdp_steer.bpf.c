@@ -8,8 +8,8 @@
  * To DPDK: TCP/UDP to an L4 VIP (address, port, protocol in eclb_l4_vips); anything to a
  * dataplane-local or fullnat address; ARP requests and neighbour solicitations for either
  * kind of address, and the replies to the dataplane's own (sent from its local address);
- * ICMP to a VIP address (echo, and "too big" errors quoting VIP flows). BFD to the host
- * passes only while a dataplane holds the queue. Fragments of VIP traffic
+ * ICMP to a VIP address (echo, and "too big" errors quoting VIP flows). BFD and BGP to the
+ * host pass only while a dataplane holds the queue. Fragments of VIP traffic
  * stay in the kernel (the dataplane drops them anyway; see the README). Frames this
  * program cannot parse go to the kernel, which is where they went before eclb.
  * eclb-dataplane fills the maps from every table generation. */
@@ -45,14 +45,15 @@ int xdp_steer(struct xdp_md *ctx) {
   __u64 *count = bpf_map_lookup_elem(&eclb_steer_cnt, &class);
   if (count) *count += 1;
   if (class == ECLB_STEER_TO_KERNEL) return XDP_PASS;
-  if (class == ECLB_STEER_TO_KERNEL_BFD) {
-    /* BFD says "this host forwards" to the router: true only while a dataplane holds this
-     * queue's socket (a killed one's socket leaves the map with it). Without, the router's
-     * BFD session times out and it routes around the host, even when eclb-control, which
-     * would withdraw the VIPs, is dead too. */
+  if (class == ECLB_STEER_TO_KERNEL_ROUTING) {
+    /* BFD and BGP say "this host forwards" to the router: true only while a dataplane
+     * holds this queue's socket (a killed one's socket leaves the map with it). Without,
+     * the router's BFD session times out and it routes around the host, even when
+     * eclb-control, which would withdraw the VIPs, is dead too; and BGP, which BIRD
+     * would re-establish without waiting for BFD, stays down. */
     const __u32 queue = ctx->rx_queue_index;
     if (bpf_map_lookup_elem(&xsks_map, &queue)) return XDP_PASS;
-    const __u32 dropped = ECLB_STEER_BFD_DROPPED;
+    const __u32 dropped = ECLB_STEER_ROUTING_DROPPED;
     __u64 *drops = bpf_map_lookup_elem(&eclb_steer_cnt, &dropped);
     if (drops) *drops += 1;
     return XDP_DROP;

@@ -68,10 +68,13 @@ static __always_inline int steer_ip(void *l4, void *data_end, const void *dst, _
                                     __u8 protocol, int fragment) {
   const __u32 flags = address_flags(dst, bytes, family);
   if (flags & ECLB_STEER_ADDRESS_LOCAL) return ECLB_STEER_TO_DPDK_LOCAL;
-  if (!flags && !fragment && protocol == IPPROTO_UDP) { /* the host's: BFD is told apart */
+  if (!flags && !fragment && (protocol == IPPROTO_UDP || protocol == IPPROTO_TCP)) {
+    /* The host's: its routing sessions (BFD, BGP) are told apart. */
     if (l4 + 4 > data_end) return ECLB_STEER_TO_KERNEL;
+    const __u16 source = bpf_ntohs(*(__u16 *)l4);
     const __u16 port = bpf_ntohs(*(__u16 *)(l4 + 2));
-    return port == 3784 || port == 4784 ? ECLB_STEER_TO_KERNEL_BFD : ECLB_STEER_TO_KERNEL;
+    const int routing = protocol == IPPROTO_UDP ? port == 3784 || port == 4784 : port == 179 || source == 179;
+    return routing ? ECLB_STEER_TO_KERNEL_ROUTING : ECLB_STEER_TO_KERNEL;
   }
   if (!(flags & ECLB_STEER_ADDRESS_VIP) || fragment) return ECLB_STEER_TO_KERNEL;
   if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {

@@ -39,10 +39,12 @@ enum eclb_steer_counter {
   ECLB_STEER_TO_DPDK_NEIGHBOUR = 2, /* ARP or ND about a dataplane address */
   ECLB_STEER_TO_DPDK_ICMP = 3,      /* ICMP / ICMPv6 to a VIP address */
   ECLB_STEER_TO_KERNEL = 4,         /* everything else */
-  /* BFD control packets to the host (UDP 3784 single hop, 4784 multihop): the kernel's
-   * (BIRD's), but only while the dataplane holds the queue's AF_XDP socket, so that a
-   * dead dataplane takes BFD down and the router routes around the host. */
-  ECLB_STEER_TO_KERNEL_BFD = 5,
-  ECLB_STEER_BFD_DROPPED = 6,       /* of those, dropped: no dataplane on the queue */
+  /* The host's routing sessions with its router: BFD control (UDP 3784 single hop, 4784
+   * multihop) and BGP (TCP port 179 either way) to a host address. The kernel's (BIRD's),
+   * but only while the dataplane holds the queue's AF_XDP socket: a dead dataplane takes
+   * BFD down, so the router routes around the host, and BGP cannot come back (BIRD
+   * re-establishes BGP without waiting for BFD) until a dataplane runs again. */
+  ECLB_STEER_TO_KERNEL_ROUTING = 5,
+  ECLB_STEER_ROUTING_DROPPED = 6,   /* of those, dropped: no dataplane on the queue */
   ECLB_STEER_COUNTERS = 7,
 };

@@ -9,6 +9,6 @@ command -v bird >/dev/null || { echo "FAIL: bird (Debian bird2) is not installed
 export TIER_PREFIX="eclbt$$-"
 source "$here/tier_topology.sh"
 trap tier_down EXIT
-tier_up 3
+tier_up 4
 ip netns exec "$(tier_ns cli)" /usr/bin/python3 "$here/tier_driver.py" --bin "$ECLB_BIN" --prefix "$TIER_PREFIX" \
-  --hosts 3 "${@:2}"
+  --hosts 3 --spare 1 "${@:2}"

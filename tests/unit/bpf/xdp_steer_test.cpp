@@ -216,14 +216,21 @@ TEST_F(XdpSteerTest, WithoutASocketOnTheQueueTheDataplanesTrafficIsHeldAndNeighb
   EXPECT_EQ(run(arp(1, "10.0.0.100")), kKernel) << "ARP for the VIP: the kernel may hold it";
   EXPECT_EQ(run(packet("10.0.0.100", 8000)), kKernel) << "not the dataplane's: the kernel's as ever";
   EXPECT_EQ(counter(ECLB_STEER_TO_DPDK_L4), 1u);
-  // BFD to the host: with no dataplane on the queue the host must not tell its router it
-  // forwards, so BFD goes down with the dataplane (single hop 3784, multihop 4784).
+  // BFD and BGP to the host: with no dataplane on the queue the host must not tell its
+  // router it forwards, so BFD goes down with the dataplane (single hop 3784, multihop
+  // 4784) and BGP cannot come back (to port 179, and the replies from it).
   EXPECT_EQ(run(packet("10.0.0.3", 3784, 17)), static_cast<uint32_t>(XDP_DROP));
   EXPECT_EQ(run(packet("10.0.0.3", 4784, 17)), static_cast<uint32_t>(XDP_DROP));
+  EXPECT_EQ(run(packet("10.0.0.3", 179)), static_cast<uint32_t>(XDP_DROP));
+  std::vector<uint8_t> from_bgp = packet("10.0.0.3", 40000);
+  from_bgp[14 + 20] = 0;  // source port 179
+  from_bgp[14 + 21] = 179;
+  EXPECT_EQ(run(from_bgp), static_cast<uint32_t>(XDP_DROP)) << "the router's answers to the host's BGP connection";
   EXPECT_EQ(run(packet("10.0.0.3", 3785, 17)), kKernel) << "BFD echo and anything else: the kernel's";
   EXPECT_EQ(run(packet("10.0.0.3", 3784, 6)), kKernel) << "TCP to 3784 is not BFD";
-  EXPECT_EQ(counter(ECLB_STEER_TO_KERNEL_BFD), 2u);
-  EXPECT_EQ(counter(ECLB_STEER_BFD_DROPPED), 2u);
+  EXPECT_EQ(run(packet("10.0.0.3", 179, 17)), kKernel) << "UDP to 179 is not BGP";
+  EXPECT_EQ(counter(ECLB_STEER_TO_KERNEL_ROUTING), 4u);
+  EXPECT_EQ(counter(ECLB_STEER_ROUTING_DROPPED), 4u);
 }
 
 }  // namespace
