@@ -2,7 +2,8 @@
 # Benchmarks (never part of the test command): builds a release tree, runs the
 # micro-benchmarks pinned to one core, then the traffic harness (eclb-dataplane and
 # dpdk-testpmd over memif), which writes a JSON result and a PNG plot to $ECLB_RESULTS
-# (default /tmp/eclb-results), and the L7 comparison with nginx (bench/l7). Run as root on
+# (default /tmp/eclb-results), the L7 comparison with nginx (bench/l7) and the tier
+# (bench/tier). Run as root on
 # Debian 12: scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +22,5 @@ echo "== traffic harness"
 /usr/bin/python3 bench/traffic/run_traffic.py build-bench --out "$out"
 echo "== L7: eclb-control's TLS proxy against nginx configured like the image"
 bench/l7/l7_bench.sh build-bench "$out"
+echo "== a tier of 1, 2 and 3 hosts behind ECMP: new DSR connections per second"
+bench/tier/tier_bench.sh build-bench "$out"

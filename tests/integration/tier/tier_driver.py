@@ -30,17 +30,17 @@ The cluster view (`eclbctl cluster`) is checked on the way: agreeing, a host giv
 another weight flagged, a silent or stopped peer reported within its timeout."""
 import argparse
 import asyncio
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Eclbctl, Process, Results, in_netns, wait_for  # noqa: E402
+from harness import Results, in_netns, wait_for  # noqa: E402
+import tier_lab  # noqa: E402
+from tier_lab import FULLNAT_VIP, PORT, VIP, Host, addresses, ns, router_next_hops, switch_port  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -49,162 +49,9 @@ parser.add_argument("--hosts", type=int, default=3)
 parser.add_argument("--spare", type=int, default=1, help="hosts started later, to join")
 parser.add_argument("--connections", type=int, default=300)
 args = parser.parse_args()
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-VIP, PORT = "10.96.0.100", 8080
-FULLNAT_VIP = "10.96.0.101"  # the same gateways behind a fullnat VIP (scenario 9)
-GATEWAYS = {f"gw{i}": f"10.98.0.2{i}" for i in (1, 2, 3)}
-TIER_ROUTER = "10.98.0.1"
-INTERVAL_MS, RISE, FALL = 1000, 3, 2
-ECHO_TIMEOUT_S = 2
+tier_lab.configure(args.bin, args.prefix, args.hosts + args.spare)
 results = Results()
-work = tempfile.mkdtemp(prefix="eclb-tier-", dir="/dev/shm")
-processes = []
-
-
-def ns(name):
-    return f"{args.prefix}{name}"
-
-
-def start(name, argv, netns):
-    process = Process(name, argv, work, netns=ns(netns))
-    processes.append(process)
-    return process
-
-
-# --- the router ------------------------------------------------------------------------
-
-def router_conf(hosts):
-    sessions = "".join(f"protocol bgp lb{i} from eclb_host {{ neighbor 10.98.0.1{i} as 65001; }}\n" for i in hosts)
-    return f"""router id 10.98.0.1;
-protocol device {{ }}
-protocol kernel {{ ipv4 {{ import none; export all; }}; merge paths on; }}
-protocol bfd {{ interface "rlb" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }}; }}
-template bgp eclb_host {{
-  local 10.98.0.1 as 65000;
-  ipv4 {{ import all; export none; }};
-  bfd on;
-  connect delay time 1; connect retry time 2; error wait time 1, 4;
-}}
-{sessions}"""
-
-
-def router_next_hops(vip=VIP):
-    """The router's next hops for the VIP (its kernel route)."""
-    out = in_netns(ns("rtr"), "ip", "-j", "route", "show", f"{vip}/32")
-    try:
-        routes = json.loads(out.stdout or "[]")
-    except ValueError:
-        return []
-    hops = []
-    for route in routes:
-        if "nexthops" in route:
-            hops += [hop["gateway"] for hop in route["nexthops"]]
-        elif "gateway" in route:
-            hops.append(route["gateway"])
-    return sorted(hops)
-
-
-# --- the eclb hosts --------------------------------------------------------------------
-
-class Host:
-    def __init__(self, n):
-        self.n = n
-        self.name = f"lb{n}"
-        self.address = f"10.98.0.1{n}"
-        self.dir = f"{work}/{self.name}"
-        os.makedirs(self.dir)
-        self.flows = f"/dev/hugepages/eclb-tier-{os.getpid()}-{n}"
-        self.ctl = Eclbctl(f"{args.bin}/control/cli/eclbctl", f"{self.dir}/tables", f"{self.dir}/stats", self.flows)
-        self.ctl.base += ["--admin", f"{self.dir}/admin.sock"]
-        self.bird = self.control = self.dataplane = None
-        self.write_config()
-        with open(f"{self.dir}/bird-vips.conf", "w"):
-            pass  # BIRD reads the include at start: eclb-control fills it
-        with open(f"{self.dir}/bird.conf", "w") as f:
-            f.write(f"""router id {self.address};
-protocol device {{ }}
-include "{self.dir}/bird-vips.conf";
-protocol bfd {{ interface "lbn0" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }}; }}
-protocol bgp router1 {{
-  local {self.address} as 65001;
-  neighbor 10.98.0.1 as 65000;
-  ipv4 {{ import none; export where proto = "eclb_vips4"; next hop self; }};
-  bfd on;
-  connect delay time 1; connect retry time 2; error wait time 1, 4;
-}}
-""")
-
-    def write_config(self, gateways=GATEWAYS, weight_of_gw1=1):
-        backends = "\n".join(f"      - {{ name: {n}, address: {a}, port: {PORT}, weight: {weight_of_gw1 if n == 'gw1' else 1} }}"
-                             for n, a in gateways.items())
-        peers = ", ".join(f"{{ name: lb{i}, address: 10.98.0.1{i}:9469 }}" for i in range(1, args.hosts + args.spare + 1)
-                          if i != self.n)
-        with open(f"{self.dir}/eclb.yaml", "w") as f:
-            f.write(f"""tables: {{ segment: {self.dir}/tables, max_vips: 16, max_backends: 256, max_table_slots: 1048576 }}
-control: {{ admin_socket: {self.dir}/admin.sock, metrics: "{self.address}:9469" }}
-cluster: {{ name: {self.name}, peers: [ {peers} ], timeout_ms: 1000 }}
-announce: {{ bird_socket: {self.dir}/bird.ctl, include: {self.dir}/bird-vips.conf, min_up: 1 }}
-pools:
-  gateways:
-    health: {{ check: tcp, interval_ms: {INTERVAL_MS}, timeout_ms: 500, rise: {RISE}, fall: {FALL} }}
-    backends:
-{backends}
-vips:
-  - {{ name: watchers, address: {VIP}, port: {PORT}, mode: dsr-gue, pool: gateways }}
-  - {{ name: fullnat, address: {FULLNAT_VIP}, port: {PORT}, mode: fullnat, pool: gateways }}
-dataplane:
-  idle_sleep_us: 200
-  flows_per_worker: 16384
-  flows_path: {self.flows}
-  stats_path: {self.dir}/stats
-  ports:
-    - {{ id: 0, ipv4: 10.98.0.3{self.n}/24, gateway_ipv4: {TIER_ROUTER} }}
-""")
-
-    def start_bird(self):
-        self.bird = start(f"{self.name}-bird", ["bird", "-f", "-c", f"{self.dir}/bird.conf", "-s", f"{self.dir}/bird.ctl",
-                                                "-P", f"{self.dir}/bird.pid"], self.name)
-
-    def start_control(self):
-        self.control = start(f"{self.name}-control", [f"{args.bin}/control/daemon/eclb-control", "--config",
-                                                      f"{self.dir}/eclb.yaml"], self.name)
-
-    def start_dataplane(self):
-        vdev = (f"net_af_xdp0,iface=lbn0,start_queue=0,queue_count=1,xdp_prog={args.bin}/bpf/xdp_steer.bpf.o")
-        self.dataplane = start(f"{self.name}-dataplane", [
-            f"{args.bin}/dataplane/eclb-dataplane", "-l", "0,1", "--no-pci", "--in-memory", "--log-level=lib.*:error",
-            f"--vdev={vdev}", "--", "--config", f"{self.dir}/eclb.yaml"], self.name)
-
-    def announcements(self):
-        return self.ctl.json("announcements") or {}
-
-    def announced(self):
-        return any(a["announced"] for a in self.announcements().get("addresses", []))
-
-    def digest(self):
-        out = subprocess.run(self.ctl.base + ["table", "watchers", "--digest"], capture_output=True, text=True)
-        return out.stdout.strip()
-
-    def cluster(self):
-        """eclbctl cluster as run on this host (its namespace reaches the peers)."""
-        started = time.monotonic()
-        out = subprocess.run(["ip", "netns", "exec", ns(self.name)] + self.ctl.base + ["cluster", "--json"],
-                             capture_output=True, text=True)
-        took = time.monotonic() - started
-        try:
-            return json.loads(out.stdout), took
-        except ValueError:
-            return {}, took
-
-    def reload(self):
-        return subprocess.run(self.ctl.base + ["reload"], capture_output=True, text=True).returncode == 0
-
-    def stop(self):
-        for process in (self.dataplane, self.control, self.bird):
-            if process is not None and process.alive():
-                process.stop()
-
+ECHO_TIMEOUT_S = 2
 
 # --- long-lived connections --------------------------------------------------------------
 
@@ -300,31 +147,13 @@ async def wait_async(condition, timeout, interval=0.02):
     return condition()
 
 
-def switch_port(host):
-    """The switch-side name of a host's veth (its peer's interface index, in the switch)."""
-    link = json.loads(in_netns(ns(host.name), "ip", "-j", "link", "show", "lbn0").stdout)[0]
-    for candidate in json.loads(in_netns(ns("sw"), "ip", "-j", "link", "show").stdout):
-        if candidate["ifindex"] == link["link_index"]:
-            return candidate["ifname"]
-    raise RuntimeError(f"no switch port for {host.name}")
-
-
-def addresses(hosts):
-    return sorted(h.address for h in hosts)
-
-
 # --- the scenarios ---------------------------------------------------------------------
 
 async def scenario():
     hosts = [Host(n) for n in range(1, args.hosts + 1)]
     spares = [Host(n) for n in range(args.hosts + 1, args.hosts + args.spare + 1)]
-    with open(f"{work}/router.conf", "w") as f:
-        f.write(router_conf(range(1, args.hosts + args.spare + 1)))
-    start("router-bird", ["bird", "-f", "-c", f"{work}/router.conf", "-s", f"{work}/router.ctl", "-P", f"{work}/router.pid"],
-          "rtr")
-    for i, address in enumerate(GATEWAYS.values(), 1):
-        start(f"gw{i}", ["/usr/bin/python3", f"{HERE}/../lib/gateway_server.py", "--name", f"gw{i}", "--lifetime", "900"],
-              f"gw{i}")
+    tier_lab.start_router()
+    tier_lab.start_gateways()
     for host in hosts:
         host.start_bird()
         host.start_control()
@@ -573,12 +402,12 @@ try:
 except Exception as error:  # a broken step must still report and clean up
     results.check(False, "driver ran to the end", repr(error))
 finally:
-    for process in reversed(processes):
+    for process in reversed(tier_lab.processes):
         process.stop()
     if results.failed:
         print(f"router route changes: {route_history}")
-        for process in processes:
+        for process in tier_lab.processes:
             if "control" in process.name or "dataplane" in process.name:
                 print(f"--- {process.name} ---\n{process.tail(12)}")
-    subprocess.run(["rm", "-rf", work] + [f"/dev/hugepages/eclb-tier-{os.getpid()}-{n}" for n in range(1, 5)])
+    tier_lab.clean_up()
 sys.exit(results.finish())
