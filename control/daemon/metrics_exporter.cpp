@@ -62,11 +62,13 @@ std::string MetricsExporter::render() {
   Announcer& announcer = daemon_.announcer();
   if (announcer.enabled()) {
     out.family("eclb_address_announced", "gauge", "1 while this host announces the VIP address to its routers.");
+    out.family("eclb_vip_announced", "gauge", "1 while this host announces the VIP's address to its routers.");
     out.family("eclb_vip_announceable", "gauge", "1 while the VIP may be announced (it can be served from here).");
     for (const AddressState& state : announcer.state()) {
       const std::string address = state.verdict.address.to_string();
       out.sample("eclb_address_announced", PrometheusText::label("address", address), state.announced ? "1" : "0");
       for (const VipVerdict& vip : state.verdict.vips) {
+        out.sample("eclb_vip_announced", PrometheusText::label("vip", vip.name), state.announced ? "1" : "0");
         out.sample("eclb_vip_announceable", PrometheusText::label("vip", vip.name), vip.ok ? "1" : "0");
       }
     }

@@ -38,7 +38,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Results, in_netns, wait_for  # noqa: E402
+from harness import Results, exposition_problems, in_netns, wait_for  # noqa: E402
 import tier_lab  # noqa: E402
 from tier_lab import FULLNAT_VIP, PORT, VIP, Host, addresses, ns, router_next_hops, switch_port  # noqa: E402
 
@@ -220,6 +220,13 @@ async def scenario():
     announced = lost.announced()
     results.check(not announced, "and lb2's eclb-control withdrew the VIP (its dataplane's heartbeat stopped)",
                   lost.announcements().get("addresses"))
+    lost_metrics, kept_metrics = lost.metrics(), hosts[0].metrics()
+    families, problems = exposition_problems(lost_metrics)
+    results.check('eclb_vip_announced{vip="watchers"} 0' in lost_metrics
+                  and 'eclb_vip_announced{vip="watchers"} 1' in kept_metrics
+                  and 'eclb_bird_protocol_up{name="router1",proto="BGP"} 1' in kept_metrics and not problems,
+                  f"metrics: lb2 eclb_vip_announced 0, lb1 1 with its BGP session up ({families} families, "
+                  f"read by prometheus_client)", problems[:3])
 
     # 4. Host join: the dataplane back; the host announces again; the router rehashes.
     connections.scenario = "host join"

@@ -190,6 +190,11 @@ dataplane:
         except ValueError:
             return {}, took
 
+    def metrics(self):
+        """This host's /metrics, fetched from its own namespace."""
+        out = in_netns(ns(self.name), "curl", "-s", "-m", "2", f"http://{self.address}:9469/metrics")
+        return out.stdout
+
     def reload(self):
         return subprocess.run(self.ctl.base + ["reload"], capture_output=True, text=True).returncode == 0
 
