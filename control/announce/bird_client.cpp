@@ -8,7 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <sstream>
+
+#include "common/owned_fd.h"
 
 namespace eclb::ctl {
 namespace {
@@ -35,20 +36,6 @@ std::vector<std::string> words(std::string_view text, size_t count) {
   while (out.size() < count) out.emplace_back();
   return out;
 }
-
-class Connection {
- public:
-  explicit Connection(int fd) : fd_(fd) {}
-  ~Connection() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Reads until `buffer` holds a whole reply or the deadline passes.
 Result<void> read_reply(int fd, std::string& buffer, std::chrono::steady_clock::time_point deadline) {
@@ -112,16 +99,16 @@ Result<std::vector<BirdLine>> BirdClient::command(std::string_view line) const {
   address.sun_family = AF_UNIX;
   if (socket_path_.size() >= sizeof address.sun_path) return make_error("BIRD socket path too long");
   std::memcpy(address.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
-  Connection connection(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (connection.fd() < 0) return make_error("socket: {}", std::strerror(errno));
-  if (connect(connection.fd(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+  const OwnedFd connection(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (connection.get() < 0) return make_error("socket: {}", std::strerror(errno));
+  if (connect(connection.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     return make_error("cannot reach BIRD at {}: {}", socket_path_, std::strerror(errno));
   }
   std::string buffer;
-  if (auto greeting = read_reply(connection.fd(), buffer, deadline); !greeting) return std::move(greeting).error();
+  if (auto greeting = read_reply(connection.get(), buffer, deadline); !greeting) return std::move(greeting).error();
   const std::string request = std::string(line) + "\n";
   for (size_t sent = 0; sent < request.size();) {
-    const ssize_t n = send(connection.fd(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = send(connection.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error("send to BIRD: {}", std::strerror(errno));
@@ -129,7 +116,7 @@ Result<std::vector<BirdLine>> BirdClient::command(std::string_view line) const {
     sent += static_cast<size_t>(n);
   }
   buffer.clear();
-  if (auto reply = read_reply(connection.fd(), buffer, deadline); !reply) return std::move(reply).error();
+  if (auto reply = read_reply(connection.get(), buffer, deadline); !reply) return std::move(reply).error();
   std::vector<BirdLine> lines = parse(buffer);
   if (!lines.empty() && lines.back().code >= 8000) {
     return make_error("BIRD refused \"{}\": {}", line, lines.back().text);

@@ -12,22 +12,10 @@
 
 #include <fmt/format.h>
 
+#include "common/owned_fd.h"
+
 namespace eclb::ctl::cli {
 namespace {
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Waits until `fd` is ready for `events` or the deadline passes.
 Result<void> wait(int fd, short events, std::chrono::steady_clock::time_point deadline) {
@@ -60,28 +48,28 @@ Result<std::string> http_get(const Endpoint& server, const std::string& path, st
     std::memcpy(&v4->sin_addr, server.address.bytes.data(), 4);
     length = sizeof *v4;
   }
-  Socket sock(socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (sock.fd() < 0) return make_error("socket: {}", std::strerror(errno));
-  if (connect(sock.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
+  const OwnedFd sock(socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return make_error("socket: {}", std::strerror(errno));
+  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
     return make_error("connect: {}", std::strerror(errno));
   }
-  if (auto ready = wait(sock.fd(), POLLOUT, deadline); !ready) return std::move(ready).error();
+  if (auto ready = wait(sock.get(), POLLOUT, deadline); !ready) return std::move(ready).error();
   int error = 0;
   socklen_t error_length = sizeof error;
-  getsockopt(sock.fd(), SOL_SOCKET, SO_ERROR, &error, &error_length);
+  getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &error_length);
   if (error != 0) return make_error("connect: {}", std::strerror(error));
   const std::string request = fmt::format("GET {} HTTP/1.0\r\nHost: {}\r\n\r\n", path, server.to_string());
   for (size_t sent = 0; sent < request.size();) {
-    if (auto ready = wait(sock.fd(), POLLOUT, deadline); !ready) return std::move(ready).error();
-    const ssize_t n = send(sock.fd(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (auto ready = wait(sock.get(), POLLOUT, deadline); !ready) return std::move(ready).error();
+    const ssize_t n = send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) return make_error("send: {}", std::strerror(errno));
     if (n > 0) sent += static_cast<size_t>(n);
   }
   std::string answer;
   char chunk[16384];
   while (true) {
-    if (auto ready = wait(sock.fd(), POLLIN, deadline); !ready) return std::move(ready).error();
-    const ssize_t n = recv(sock.fd(), chunk, sizeof chunk, 0);
+    if (auto ready = wait(sock.get(), POLLIN, deadline); !ready) return std::move(ready).error();
+    const ssize_t n = recv(sock.get(), chunk, sizeof chunk, 0);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;

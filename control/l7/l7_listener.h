@@ -12,26 +12,12 @@
 
 #include "common/ip_address.h"
 #include "common/result.h"
+#include "common/owned_fd.h"
 #include "config/config.h"
 #include "control/l7/l7_counters.h"
 #include "control/l7/tls_store.h"
 
 namespace eclb::ctl {
-
-// An owned file descriptor.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd) noexcept : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 struct L7Listener {
   enum class Kind { kProxy, kRedirect };

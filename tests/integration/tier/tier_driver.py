@@ -133,6 +133,14 @@ async def watch_routes():
         await asyncio.sleep(0.05)
 
 
+async def none_broken(connections, scenario, opened):
+    """Lets the connections run past their echo timeout, then checks that the scenario
+    broke none of them."""
+    await settle(3)
+    broken = connections.broken_in(scenario)
+    results.check(not broken, f"{scenario}: 0 of {opened} connections broken", broken[:5])
+
+
 async def settle(seconds):
     """Lets the connections echo for a while (every scenario ends with this)."""
     await asyncio.sleep(seconds)
@@ -213,10 +221,7 @@ async def scenario():
     gone = await wait_async(lambda: lost.address not in router_next_hops(), 5)
     took = time.monotonic() - killed
     results.check(gone and took < 1.5, f"lb2's dataplane SIGKILLed: the router dropped its next hop in {took:.2f} s")
-    await settle(3)
-    broken = connections.broken_in("host loss")
-    results.check(not broken, f"host loss: 0 of {opened} connections broken ({connections.echoes} echoes so far)",
-                  broken[:5])
+    await none_broken(connections, "host loss", opened)
     announced = lost.announced()
     results.check(not announced, "and lb2's eclb-control withdrew the VIP (its dataplane's heartbeat stopped)",
                   lost.announcements().get("addresses"))
@@ -233,9 +238,7 @@ async def scenario():
     lost.start_dataplane()
     joined = await wait_async(lambda: router_next_hops() == every, 20, 0.1)
     results.check(joined, f"lb2's dataplane restarted: announced again {router_next_hops()}")
-    await settle(3)
-    broken = connections.broken_in("host join")
-    results.check(not broken, f"host join: 0 of {opened} connections broken", broken[:5])
+    await none_broken(connections, "host join", opened)
 
     # 5. Host loss with nothing left to withdraw: lb3's eclb-control and dataplane both
     #    SIGKILLed. BIRD still announces (its include says so); only BFD, which the
@@ -251,12 +254,10 @@ async def scenario():
     results.check(gone and took < 1.5 and f"{VIP}/32" in bird_routes,
                   f"lb3's eclb-control and dataplane both SIGKILLed, its BIRD still exporting the VIP: BFD took "
                   f"the route away in {took:.2f} s")
-    await settle(3)
+    await none_broken(connections, "host and control loss", opened)
     results.check(victim.address not in router_next_hops(),
                   "and stays away while both are dead (BGP to the host is held with BFD: BIRD would re-establish it)",
                   route_history[-3:])
-    broken = connections.broken_in("host and control loss")
-    results.check(not broken, f"host and control loss: 0 of {opened} connections broken", broken[:5])
     connections.scenario = "host and control join"
     victim.start_control()
     victim.start_dataplane()
@@ -264,9 +265,7 @@ async def scenario():
     adopted = victim.control.logged("adopted from")
     results.check(joined and adopted, f"both restarted: the new eclb-control adopted the announcement, BFD is up again "
                   f"{router_next_hops()}", "" if joined and adopted else f"joined={joined} adopted={adopted}")
-    await settle(3)
-    broken = connections.broken_in("host and control join")
-    results.check(not broken, f"host and control join: 0 of {opened} connections broken", broken[:5])
+    await none_broken(connections, "host and control join", opened)
 
     # 6. Health gating: lb3 cannot reach any gateway (its own checks, not theirs).
     connections.scenario = "health gating"
@@ -285,9 +284,7 @@ async def scenario():
     in_netns(ns(isolated.name), "nft", "delete", "table", "inet", "isolate")
     back = await wait_async(lambda: router_next_hops() == every, 15, 0.1)
     results.check(back, f"reachable again, lb3 announces once its checks have settled {router_next_hops()}")
-    await settle(3)
-    broken = connections.broken_in("health gating")
-    results.check(not broken, f"health gating: 0 of {opened} connections broken", broken[:5])
+    await none_broken(connections, "health gating", opened)
 
     # 7. A silent host: lb2's switch port stops forwarding both ways (the bridge port
     #    disabled; no link goes down, every process lives). BFD takes the route away;
@@ -313,9 +310,7 @@ async def scenario():
     back = await wait_async(lambda: router_next_hops() == every, 20, 0.1)
     results.check(back and "rising" not in str(silent.announcements().get("addresses")),
                   f"heard again, lb2 announced once every check had settled {router_next_hops()}")
-    await settle(3)
-    broken = connections.broken_in("silent host")
-    results.check(not broken, f"silent host: 0 of {opened} connections broken", broken[:5])
+    await none_broken(connections, "silent host", opened)
 
     # 8. A fourth host joins: it announces once settled, the router rehashes every flow
     #    over four next hops, and the moved DSR flows still reach their gateways.
@@ -328,9 +323,7 @@ async def scenario():
     every = addresses(hosts)
     joined = await wait_async(lambda: router_next_hops() == every, 30, 0.1)
     results.check(joined, f"lb4 started: it announced, the router has {len(router_next_hops())} next hops")
-    await settle(3)
-    broken = connections.broken_in("fourth host join")
-    results.check(not broken, f"fourth host join: 0 of {opened} connections broken", broken[:5])
+    await none_broken(connections, "fourth host join", opened)
 
     # 9. Graceful leave: withdraw, wait for the router, stop.
     connections.scenario = "graceful leave"
@@ -341,9 +334,7 @@ async def scenario():
                   out.stderr.strip()[:200])
     await settle(1)
     leaving.stop()
-    await settle(3)
-    broken = connections.broken_in("graceful leave")
-    results.check(not broken, f"graceful leave: 0 of {opened} connections broken", broken[:5])
+    await none_broken(connections, "graceful leave", opened)
     fresh = 0
     for _ in range(20):
         try:
