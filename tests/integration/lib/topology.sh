@@ -14,6 +14,7 @@
 # All traffic stays inside these namespaces.
 
 TOPO_PREFIX=${TOPO_PREFIX:-eclb-$$-}
+source "$(dirname "${BASH_SOURCE[0]}")/reap_stale.sh"
 TOPO_VIP=10.99.0.100
 TOPO_LB_IP=10.99.0.2
 TOPO_LB_HOST_IP=10.99.0.3  # "steer": the LB host's own address (kernel)
@@ -45,6 +46,7 @@ _topo_port() {  # NS IFNAME MAC [ADDR/LEN]
 # the LB kernel has 10.99.0.3 and the VIP on lo, sharing lbn0 with an af_xdp dataplane.
 topo_up() {
   local mode=${1:-}
+  reap_stale_namespaces
   local sw; sw=$(topo_ns sw)
   ip netns add "$sw"
   ip netns exec "$sw" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1

@@ -64,19 +64,43 @@ def lb(*command):
     return in_netns(args.lb_netns, *command)
 
 
-def steer_counters():
-    out = lb("bpftool", "-j", "map", "dump", "name", "eclb_steer_cnt")
+def own_map_id(name):
+    """The id of map `name` of the XDP program attached to this test's lbn0: maps are
+    named alike system-wide (other tests, other hosts' programs), so never look up by name."""
     try:
-        entries = json.loads(out.stdout)
+        attached = json.loads(lb("bpftool", "-j", "net", "show", "dev", "lbn0").stdout)
+        program = next(x["id"] for entry in attached for x in entry.get("xdp", []))
+        info = json.loads(lb("bpftool", "-j", "prog", "show", "id", str(program)).stdout)
+        for map_id in info.get("map_ids", []):
+            shown = json.loads(lb("bpftool", "-j", "map", "show", "id", str(map_id)).stdout)
+            if shown.get("name") == name:
+                return map_id
+    except (ValueError, StopIteration, KeyError, TypeError):
+        pass
+    return None
+
+
+def dump_own_map(name):
+    map_id = own_map_id(name)
+    if map_id is None:
+        return None
+    try:
+        return json.loads(lb("bpftool", "-j", "map", "dump", "id", str(map_id)).stdout)
     except ValueError:
+        return None
+
+
+def steer_counters():
+    entries = dump_own_map("eclb_steer_cnt")
+    if entries is None:
         return {}
-    names = ["l4", "local", "neighbour", "icmp", "kernel"]
+    names = ["l4", "local", "neighbour", "icmp", "kernel", "routing", "routing_dropped"]  # eclb_steer_counter
     counters = {}
     for entry in entries:
-        key = entry.get("key", entry.get("formatted", {}).get("key"))
-        values = entry.get("values") or entry.get("formatted", {}).get("values", [])
-        if isinstance(key, list):
-            key = int(key[0], 16)
+        key = entry.get("key")
+        if key is None or isinstance(key, list):
+            key = entry.get("formatted", {}).get("key", int(key[0], 16) if isinstance(key, list) else None)
+        values = entry.get("formatted", {}).get("values") or entry.get("values", [])
         total = 0
         for value in values:
             v = value.get("value")
@@ -86,11 +110,8 @@ def steer_counters():
 
 
 def l4_map_entries():
-    out = lb("bpftool", "-j", "map", "dump", "name", "eclb_l4_vips")
-    try:
-        return len(json.loads(out.stdout))
-    except ValueError:
-        return -1
+    entries = dump_own_map("eclb_l4_vips")
+    return -1 if entries is None else len(entries)
 
 
 write_config()

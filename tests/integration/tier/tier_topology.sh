@@ -13,6 +13,7 @@
 # traffic stays inside these namespaces; tier_down kills what runs in them by PID.
 
 TIER_PREFIX=${TIER_PREFIX:-eclbt$$-}
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/reap_stale.sh"
 TIER_VIP=10.96.0.100
 TIER_CLIENT=10.97.0.10
 TIER_ROUTER=10.98.0.1
@@ -44,6 +45,7 @@ _tier_on_switch() {  # NAME IFNAME MAC ADDR/LEN: a port of namespace NAME on the
 # (with the VIP on lo and eclb-xdp-decap from $ECLB_BIN) and the client.
 tier_up() {
   local hosts=$1 i ns
+  reap_stale_namespaces
   _tier_ns sw
   ip netns exec "$(tier_ns sw)" ip link add br0 type bridge stp_state 0 forward_delay 0
   ip netns exec "$(tier_ns sw)" ip link set br0 up
