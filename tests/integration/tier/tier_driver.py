@@ -66,6 +66,7 @@ class Connections:
         self.count = count
         self.vip = vip
         self.ports = {}
+        self.stopping = False
         self.scenario = "opening"
         self.broken = []
         self.echoes = 0
@@ -96,7 +97,7 @@ class Connections:
     async def run(self, i, reader, writer):
         await asyncio.sleep(random.random() * 0.1)  # spread the echoes over the interval
         try:
-            while True:
+            while not self.stopping:
                 data = random.randbytes(32)
                 writer.write(data)
                 await writer.drain()
@@ -104,20 +105,21 @@ class Connections:
                     raise ValueError("echo differs")
                 self.echoes += 1
                 await asyncio.sleep(0.1)
-        except asyncio.CancelledError:
-            writer.close()
-            raise
         except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
             self.broken.append((i, f"{self.scenario}: {type(error).__name__}"))
+        finally:
             writer.close()
 
     def broken_in(self, scenario):
         return [b for b in self.broken if b[1].startswith(scenario + ":")]
 
     async def close(self):
+        # A flag, not only cancel(): Python 3.11's wait_for can swallow a cancellation
+        # that races with its inner future, and a loop that missed it would echo forever.
+        self.stopping = True
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.wait(self.tasks, timeout=5)
 
 
 route_history = []  # (wall clock, next hops) at every change of the router's route
@@ -395,8 +397,13 @@ async def scenario():
     watcher.cancel()
 
 
+async def bounded():
+    # Well inside meson's timeout, so that a stuck step still reports and cleans up.
+    await asyncio.wait_for(scenario(), 330)
+
+
 try:
-    asyncio.run(scenario())
+    asyncio.run(bounded())
 except Exception as error:  # a broken step must still report and clean up
     results.check(False, "driver ran to the end", repr(error))
 finally:
