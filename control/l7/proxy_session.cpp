@@ -75,8 +75,7 @@ void ProxySession::on_backend_event(uint32_t events) {
     context_.loop.unwatch(backend_.fd);
     backend_watched_ = false;
   } else if (phase_ == Phase::kExchange && !response_started_) {
-    L7Counters::add(counters_.upstream_reset);
-    respond(502, "Bad Gateway", fmt::format("eclb: gateway {} reset the connection\n", route_.backend_name));
+    upstream_failed("reset the connection");
     pump();
   } else if (phase_ == Phase::kTunnel || phase_ == Phase::kExchange) {
     L7Counters::add(counters_.upstream_reset);
@@ -263,9 +262,18 @@ void ProxySession::backend_connected(uint32_t events) {
   if (error == 0 && (events & EPOLLOUT) == 0) error = ECONNRESET;  // hung up, never writable
   if (phase_timer_ != 0) context_.loop.cancel(std::exchange(phase_timer_, 0));
   if (error != 0) return connect_failed(std::strerror(error), false);
+  // The whole request is in hand and nginx would send it elsewhere if this gateway fails
+  // before answering: keep a copy for that.
+  const std::string& method = request_.head().method;
+  const bool idempotent = method != "POST" && method != "LOCK" && method != "PATCH";
+  if (!route_.pinned && idempotent && request_.state() == RequestParser::State::kComplete) {
+    replay_ = upstream_;
+  } else {
+    std::string().swap(replay_);
+  }
   to_backend_ = std::move(upstream_);
   std::string().swap(upstream_);
-  response_.emplace(context_.limits.max_header_bytes, request_.head().method == "HEAD");
+  response_.emplace(context_.limits.max_header_bytes, method == "HEAD");
   phase_ = Phase::kExchange;
   touch();
   arm_idle_timer(std::chrono::seconds(context_.limits.idle_timeout_s));
@@ -290,6 +298,29 @@ void ProxySession::connect_failed(const std::string& why, bool timed_out) {
   respond(502, "Bad Gateway", fmt::format("eclb: gateway {} ({}): {}\n", failed, tried_.back().to_string(), why));
 }
 
+void ProxySession::upstream_failed(std::string_view why) {
+  L7Counters::add(counters_.upstream_reset);
+  if (response_started_) return finish();
+  // Not one byte of an answer: the gateway died or dropped the request unread (nginx:
+  // "an error occurred while ... passing a request to it, or reading the response header").
+  if (response_head_.empty() && !replay_.empty() && tried_.size() + 1 < kConnectTries) {
+    if (context_.connect_failed) context_.connect_failed(listener_->vip_name, route_.backend);
+    close_backend();
+    tried_.push_back(route_.backend);
+    if (next_gateway(context_.tables().get(), listener_->vip_name, route_, tried_)) {
+      L7Counters::add(counters_.upstream_retried);
+      upstream_ = std::move(replay_);
+      std::string().swap(replay_);
+      std::string().swap(to_backend_);
+      if (idle_timer_ != 0) context_.loop.cancel(std::exchange(idle_timer_, 0));
+      response_.reset();
+      return connect_backend();
+    }
+    return respond(502, "Bad Gateway", fmt::format("eclb: gateway {} {}\n", tried_.back().to_string(), why));
+  }
+  respond(502, "Bad Gateway", fmt::format("eclb: gateway {} {}\n", route_.backend_name, why));
+}
+
 void ProxySession::exchange() {
   if (send_request()) receive_response();
 }
@@ -298,12 +329,7 @@ bool ProxySession::send_request() {
   if (!to_backend_.empty()) {
     const Io flushed = backend_.flush(to_backend_);
     if (flushed == Io::kError) {
-      L7Counters::add(counters_.upstream_reset);
-      if (!response_started_) {
-        respond(502, "Bad Gateway", fmt::format("eclb: gateway {} reset the connection\n", route_.backend_name));
-      } else {
-        finish();
-      }
+      upstream_failed("reset the connection");
       return false;
     }
     if (flushed == Io::kBlocked) return true;
@@ -378,19 +404,13 @@ bool ProxySession::receive_response() {
         response_->end_of_input();
         if (!response_started_) {
           // Closed before its answer was whole (a 101 cut short, nothing at all): the
-          // client gets a 502, never a truncated head.
-          L7Counters::add(counters_.upstream_reset);
-          respond(502, "Bad Gateway", fmt::format("eclb: gateway {} closed without an answer\n", route_.backend_name));
+          // client gets a 502 (or another gateway's answer), never a truncated head.
+          upstream_failed("closed without an answer");
           return false;
         }
         return receive_response();  // deliver what is left, then finish
       case Io::kError:
-        L7Counters::add(counters_.upstream_reset);
-        if (!response_started_) {
-          respond(502, "Bad Gateway", fmt::format("eclb: gateway {} reset the connection\n", route_.backend_name));
-        } else {
-          finish();
-        }
+        upstream_failed("reset the connection");
         return false;
     }
     touch();
@@ -453,6 +473,7 @@ void ProxySession::next_request() {
   route_ = RouteDecision{};
   tried_.clear();
   std::string().swap(upstream_);
+  std::string().swap(replay_);
   std::string().swap(to_backend_);
   pending_ = std::move(held_);
   held_.clear();

@@ -49,7 +49,8 @@ struct ProxyContext {
   L7Config limits;
   std::function<std::shared_ptr<const TableContent>()> tables;  // the last published
   std::function<void(ProxySession*)> retire;  // deletes a finished session, later
-  // A gateway refused a connection or did not accept it in time (passive health).
+  // A gateway refused a connection, did not accept it in time, or reset a request it
+  // never answered (passive health, as nginx counts proxy_next_upstream errors).
   std::function<void(const std::string& vip, const Endpoint& gateway)> connect_failed;
   std::string scratch = std::string(16384, '\0');  // one TLS record
 };
@@ -66,7 +67,9 @@ class ProxySession {
   // Closes at once (proxy shutdown).
   void abort() { finish(); }
 
-  // Tries of a gateway per unpinned request (nginx: proxy_next_upstream error timeout).
+  // Tries of a gateway per unpinned request (nginx: proxy_next_upstream error timeout,
+  // which also retries a request whose gateway failed before answering unless its method
+  // is POST, LOCK or PATCH).
   static constexpr size_t kConnectTries = 3;
   // Client bytes held after the request while its answer is awaited (an upgrade's first
   // frames); reading from the client pauses at this much.
@@ -84,6 +87,10 @@ class ProxySession {
   void connect_backend();
   void backend_connected(uint32_t events);
   void connect_failed(const std::string& why, bool timed_out);
+  // The gateway reset or closed the connection (`why`). Before any byte of its answer,
+  // an unpinned request nginx would retry goes to the next gateway; otherwise the client
+  // gets a 502, or (answer under way) the connection closes.
+  void upstream_failed(std::string_view why);
   void exchange();
   bool send_request();
   bool receive_response();
@@ -112,6 +119,9 @@ class ProxySession {
   RouteDecision route_;
   std::vector<Endpoint> tried_;  // gateways that refused this request
   std::string upstream_;    // the request as the gateway gets it (kept for another try)
+  // A copy of upstream_ while the gateway has the request but has not answered: sent
+  // again to the next gateway if this one fails first (a whole idempotent request only).
+  std::string replay_;
   std::string held_;        // client bytes after the request: a tunnel's, or the next request's
   std::string pending_;     // held bytes, parsed first as the next request's head
   std::string response_head_;  // the gateway's answer until its head is complete

@@ -91,9 +91,9 @@ with open(f"{work}/eclb.yaml", "w") as f:
 gateways = {}
 
 
-def start_gateway(index):
+def start_gateway(index, *extra):
     gateways[index] = Process(f"gw{index}", ["/usr/bin/python3", f"{HERE}/../lib/ws_gateway.py", "--name", f"vm{index}",
-                                             "--lifetime", "600"], work, netns=args.gw_netns[index - 1])
+                                             "--lifetime", "600", *extra], work, netns=args.gw_netns[index - 1])
 
 
 def client_context():
@@ -398,6 +398,30 @@ async def main():
     results.check(up and code == 200, "the restarted gateway is pinnable again", code)
     for ws in others:
         await ws.close()
+
+    # 9a. A gateway that takes requests and dies with them (reset, no answer) while its
+    #     health checks pass: as nginx (proxy_next_upstream error), an unpinned GET goes
+    #     on to the next gateway and never fails; a POST is not sent twice (502).
+    gateways[1].stop(signal.SIGKILL)
+    start_gateway(1, "--drop-path", "/drop")
+    wait_for(lambda: checked_up("vm1") and state_of("vm1") == "up", RISE * INTERVAL_MS / 1000 + 5)
+    retried_before = l7("upstream_retried")
+    gets = [curl(url=f"https://{NAME}/drop/{i}") for i in range(30)]
+    gets_on = {}
+    for code, body in gets:
+        gateway = json.loads(body)["gateway"] if code == 200 else str(code)
+        gets_on[gateway] = gets_on.get(gateway, 0) + 1
+    retried = l7("upstream_retried") - retried_before
+    results.check(all(code == 200 for code, _ in gets) and "vm1" not in gets_on and retried >= 1,
+                  "GETs whose gateway resets them unanswered are retried on the next one, none fails",
+                  f"answered by {gets_on}, retried {retried}")
+    posts = [curl("-X", "POST", "--data", "x", url=f"https://{NAME}/drop/{i}")[0] for i in range(30)]
+    results.check(502 in posts and all(code in (200, 502) for code in posts),
+                  "a POST whose gateway resets it unanswered gets 502, never a second gateway",
+                  {code: posts.count(code) for code in set(posts)})
+    gateways[1].stop(signal.SIGKILL)
+    start_gateway(1)
+    wait_for(lambda: checked_up("vm1") and state_of("vm1") == "up", RISE * INTERVAL_MS / 1000 + 5)
 
     # 9b. Isolation: under a stream of TLS handshakes (two openssl s_time clients), a
     #     killed gateway still leaves the table within fall x interval plus a margin.

@@ -10,7 +10,9 @@ own so that tests can see exactly what a proxy forwards:
     proxy that relays the client's bytes after a refused upgrade would let the client
     send this gateway requests of its own (request smuggling);
   - a request for /truncate gets the first line of a 101 response and then the
-    connection is closed: a proxy must answer 502, not forward half a response.
+    connection is closed: a proxy must answer 502, not forward half a response;
+  - with --drop-path P, a request for a path under P is read and the connection reset
+    without an answer (a gateway dying with the request): health checks still pass.
 Every request is logged on stdout as one JSON line, with its number on its connection.
 Exits after --lifetime s."""
 import argparse
@@ -18,6 +20,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import socket
 import struct
 
 parser = argparse.ArgumentParser()
@@ -25,6 +28,7 @@ parser.add_argument("--name", required=True)
 parser.add_argument("--port", type=int, default=8080)
 parser.add_argument("--bind", default="0.0.0.0")
 parser.add_argument("--lifetime", type=float, default=600)
+parser.add_argument("--drop-path", help="reset connections that request a path under this, unanswered")
 args = parser.parse_args()
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -110,6 +114,10 @@ async def serve(reader, writer):
             length = int(header(headers, "content-length") or 0)
             if length:
                 await reader.readexactly(length)
+            if args.drop_path and path.startswith(args.drop_path):
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+                return
             if path.startswith("/truncate"):
                 writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
                 await writer.drain()
