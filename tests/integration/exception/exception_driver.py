@@ -10,6 +10,7 @@ kernel; the dataplane counts what it handed over."""
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,4 +111,5 @@ finally:
         print(dataplane.tail(20))
     if os.path.exists(flows_path):
         os.unlink(flows_path)
+    shutil.rmtree(work, ignore_errors=True)
 sys.exit(results.finish())

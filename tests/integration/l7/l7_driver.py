@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
@@ -528,4 +529,6 @@ if results.failed:
     print(control.tail(40))
 for process in gateways.values():
     process.stop()
+if not results.failed:  # kept for a look when something failed
+    shutil.rmtree(work, ignore_errors=True)
 sys.exit(results.finish())

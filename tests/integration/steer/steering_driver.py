@@ -11,6 +11,7 @@ loses the interface."""
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -201,4 +202,5 @@ finally:
         print(control.tail(20))
     if os.path.exists(flows_path):
         os.unlink(flows_path)
+    shutil.rmtree(work, ignore_errors=True)
 sys.exit(results.finish())
