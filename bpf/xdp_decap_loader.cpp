@@ -82,6 +82,7 @@ int stats(unsigned ifindex, const std::string& iface) {
 
 int main(int argc, char** argv) {
   CLI::App app{"eclb-xdp-decap: XDP decapsulation of eclb DSR traffic (IPIP, IP6IP6, GUE) on a gateway"};
+  app.set_version_flag("--version", ECLB_VERSION);
   app.require_subcommand(1);
   std::string iface, mode = "native";
   uint16_t gue_port = 6080;

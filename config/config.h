@@ -149,7 +149,10 @@ struct DataplaneConfig {
 };
 
 struct ControlConfig {
-  std::string admin_socket = "/run/eclb/admin.sock";  // mode 0600
+  std::string admin_socket = "/run/eclb/admin.sock";  // mode 0600, or 0660 with admin_group
+  // Members of this group may use the admin socket (eclbctl without root): the socket is
+  // made 0660 and given this group. Empty: owner only (0600).
+  std::string admin_group;
   std::string metrics_listen = "127.0.0.1:9469";      // Prometheus text; "" = off
   uint32_t grace_ms = 1000;  // longest wait for dataplane workers before reusing a table copy
 };

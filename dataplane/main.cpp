@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 
 #include "common/log.h"
 #include "dataplane/runtime/dataplane.h"
@@ -17,6 +19,14 @@ void on_signal(int) { g_stop.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --version and --help need no EAL (no hugepages, no ports): answer them before it.
+  if (argc == 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "--help") == 0 ||
+                    std::strcmp(argv[1], "-h") == 0)) {
+    if (std::strcmp(argv[1], "--version") != 0) {
+      std::printf("Usage: eclb-dataplane [EAL arguments, e.g. -l 0,1 -a 0000:03:00.0] -- [options below]\n\n");
+    }
+    return eclb::dp::parse_options(argc, argv).ok() ? 2 : 0;
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   const int consumed = rte_eal_init(argc, argv);

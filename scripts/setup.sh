@@ -16,6 +16,7 @@ BUILD_PACKAGES=(
   g++ clang llvm lld meson ninja-build pkg-config git
   libdpdk-dev dpdk dpdk-dev libbpf-dev bpftool libxdp-dev libelf-dev zlib1g-dev libpcap-dev libnuma-dev
   libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev libxxhash-dev libhttp-parser-dev
+  libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libclang-rt-14-dev libfuzzer-14-dev
 )
@@ -24,6 +25,7 @@ TEST_PACKAGES=(
   iproute2 ethtool nftables tcpdump iputils-ping curl socat procps psmisc
   python3 python3-scapy python3-websockets python3-matplotlib python3-xxhash python3-prometheus-client
   openssl nginx-light bird2
+  dpkg-dev debhelper help2man lintian debootstrap systemd-container
 )
 
 missing=()

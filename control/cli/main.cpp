@@ -37,6 +37,7 @@ namespace protocol = eclb::abi::admin;
 
 int main(int argc, char** argv) {
   CLI::App app{"eclbctl: inspect and operate an eclb balancer"};
+  app.set_version_flag("--version", ECLB_VERSION);
   app.require_subcommand(1);
   std::string segment = from_env("ECLB_SEGMENT", kDefaultSegment);
   std::string stats_path = from_env("ECLB_STATS", kDefaultStats);

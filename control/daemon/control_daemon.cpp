@@ -1,6 +1,7 @@
 // eclb-control: config -> health -> tables -> shared memory; admin socket; metrics.
 #include "control/daemon/control_daemon.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -8,8 +9,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "common/log.h"
+#include "common/service_notify.h"
 #include "config/config_loader.h"
 #include "config/env_config.h"
 #include "abi/admin_protocol.h"
@@ -25,6 +29,23 @@ namespace {
 // After a withdrawal, how long until the table changes: BIRD's update reaches the router
 // and its kernel in tens of milliseconds.
 constexpr int kRouterMoveMs = 300;
+
+// The admin socket's group: none when `name` is empty.
+Result<std::optional<gid_t>> resolve_group(const std::string& name) {
+  if (name.empty()) return std::optional<gid_t>();
+  // getgrnam_r with a buffer that grows: a group of many members needs more than 1 KB.
+  std::vector<char> buffer(4096);
+  group entry{};
+  group* found = nullptr;
+  int error = 0;
+  while ((error = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (found == nullptr) {
+    return make_error("no group \"{}\"{}", name, error != 0 ? fmt::format(" ({})", std::strerror(error)) : "");
+  }
+  return std::optional<gid_t>(found->gr_gid);
+}
 }  // namespace
 
 Result<Config> load_daemon_config(const DaemonOptions& options) {
@@ -69,7 +90,9 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
     }
     return answer.dump() + "\n";
   });
-  if (auto listening = daemon->admin_->listen_unix(config->control.admin_socket); !listening) {
+  auto admin_group = resolve_group(config->control.admin_group);
+  if (!admin_group) return make_error("{}: control.admin_group: {}", config->source, admin_group.error().message);
+  if (auto listening = daemon->admin_->listen_unix(config->control.admin_socket, *admin_group); !listening) {
     return std::move(listening).error();
   }
   if (!config->control.metrics_listen.empty()) {
@@ -103,7 +126,8 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
   }
   daemon->announcer_ = std::make_unique<Announcer>(config->announce);
   daemon->apply_config(std::move(*config));
-  log::info("control", "admin socket path=\"{}\" metrics=\"{}\"", daemon->config_.control.admin_socket,
+  log::info("control", "admin socket path=\"{}\" group=\"{}\" metrics=\"{}\"", daemon->config_.control.admin_socket,
+            daemon->config_.control.admin_group,
             daemon->config_.control.metrics_listen.empty() ? "off" : daemon->config_.control.metrics_listen);
   return daemon;
 }
@@ -112,6 +136,7 @@ ControlDaemon::~ControlDaemon() {
   if (ramp_timer_ != 0) loop_.cancel(ramp_timer_);
   if (announce_timer_ != 0) loop_.cancel(announce_timer_);
   if (hold_timer_ != 0) loop_.cancel(hold_timer_);
+  if (watchdog_timer_ != 0) loop_.cancel(watchdog_timer_);
   if (l7_) loop_.unwatch(l7_->failure_fd());
 }
 
@@ -332,6 +357,11 @@ Result<std::optional<PublishReport>> ControlDaemon::reload() {
   return report;
 }
 
+std::string ControlDaemon::service_status() const {
+  return fmt::format("generation {}, {} VIPs, {} pools", writer_ ? writer_->generation() : 0, config_.vips.size(),
+                     config_.pools.size());
+}
+
 int ControlDaemon::run() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -348,11 +378,14 @@ int ControlDaemon::run() {
     while (read(fd, &info, sizeof info) == sizeof info) {
       if (info.ssi_signo == SIGHUP) {
         log::info("control", "reload requested by SIGHUP");
+        service::notify_reloading();
         auto report = reload();
         if (!report) log::error("control", "{}", report.error().message);
+        service::notify_ready(service_status());
         continue;
       }
       log::info("control", "stopping on signal {}", strsignal(static_cast<int>(info.ssi_signo)));
+      service::notify_stopping();
       loop_.stop();
     }
   });
@@ -373,6 +406,18 @@ int ControlDaemon::run() {
     announce_timer_ = loop_.after(std::chrono::milliseconds(100), announce);
   };
   announce_timer_ = loop_.after(std::chrono::milliseconds(0), announce);
+  // systemd's watchdog is fed from this loop, so a loop stuck anywhere gets the process
+  // restarted (WatchdogSec in eclb-control.service).
+  std::function<void()> keepalive;
+  if (const auto period = service::watchdog_period()) {
+    keepalive = [this, &keepalive, period] {
+      service::notify_watchdog();
+      watchdog_timer_ = loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(*period), keepalive);
+    };
+    keepalive();
+  }
+  // Tables published (main() did it before run()), admin socket and listeners up.
+  service::notify_ready(service_status());
   loop_.run();
   loop_.unwatch(fd);
   close(fd);

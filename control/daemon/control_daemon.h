@@ -66,7 +66,8 @@ class ControlDaemon {
   // Re-reads the config; on error the running config stays and the error is returned.
   Result<std::optional<PublishReport>> reload();
   // Runs the loop (health checks, admin, metrics, signals) until SIGINT or SIGTERM.
-  // Signals must be blocked in every thread first (main.cpp).
+  // Signals must be blocked in every thread first (main.cpp). Under systemd it reports
+  // readiness when entered (after the first publication) and feeds the watchdog.
   int run();
 
   // Publishes now (an operator's change), `why` naming it in the publication's log line.
@@ -92,6 +93,7 @@ class ControlDaemon {
       : options_(std::move(options)),
         health_(loop_, [this](const BackendHealth& backend, Health from) { on_health_change(backend, from); }) {}
   void on_health_change(const BackendHealth& backend, Health from);
+  std::string service_status() const;  // systemd's STATUS= line
   // A backend that fails while this host announces its VIP is published only after a
   // short hold (held_down_): if most of the pool fails within it, this host is more
   // likely cut off than they all dead, and a host that changes its table while its
@@ -128,6 +130,7 @@ class ControlDaemon {
   EventLoop::TimerId announce_timer_ = 0;
   std::set<std::tuple<std::string, Endpoint>> held_down_;  // pool, backend: failed, not yet published
   EventLoop::TimerId hold_timer_ = 0;
+  EventLoop::TimerId watchdog_timer_ = 0;  // systemd keep-alives (WatchdogSec), when asked for
   std::unique_ptr<L7Proxy> l7_;  // last: its thread stops first
 };
 

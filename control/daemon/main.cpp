@@ -10,6 +10,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"eclb-control: config, health checks, Maglev tables and their publication to the dataplane"};
+  app.set_version_flag("--version", ECLB_VERSION);
   eclb::ctl::DaemonOptions options;
   bool check_only = false;
   bool once = false;

@@ -31,14 +31,17 @@ StreamServer::~StreamServer() {
   if (!unix_path_.empty()) unlink(unix_path_.c_str());
 }
 
-Result<void> StreamServer::listen_unix(const std::string& path) {
+Result<void> StreamServer::listen_unix(const std::string& path, std::optional<gid_t> group) {
   sockaddr_un address{};
   if (path.size() >= sizeof address.sun_path) return make_error("admin socket path {} is too long", path);
   std::error_code ignored;
   const auto directory = std::filesystem::path(path).parent_path();
   if (!std::filesystem::exists(directory)) {
     std::filesystem::create_directories(directory, ignored);
-    chmod(directory.c_str(), 0700);
+    chmod(directory.c_str(), group ? 0750 : 0700);
+    if (group && chown(directory.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+      return make_error("cannot give {} group {}: {}", directory.string(), *group, std::strerror(errno));
+    }
   }
   address.sun_family = AF_UNIX;
   std::memcpy(address.sun_path, path.c_str(), path.size());
@@ -55,7 +58,9 @@ Result<void> StreamServer::listen_unix(const std::string& path) {
   const mode_t previous = umask(0177);  // the socket file is created 0600
   const int bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   umask(previous);
-  if (bound != 0 || chmod(path.c_str(), 0600) != 0 || listen(fd, 64) != 0) {
+  // chown before chmod: until both are done, only the owner can connect.
+  const bool owned = bound == 0 && (!group || chown(path.c_str(), static_cast<uid_t>(-1), *group) == 0);
+  if (!owned || chmod(path.c_str(), group ? 0660 : 0600) != 0 || listen(fd, 64) != 0) {
     const int error = errno;
     close(fd);
     return make_error("cannot listen on {}: {}", path, std::strerror(error));

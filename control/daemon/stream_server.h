@@ -5,8 +5,11 @@
 // larger than the limit, or idle past the timeout, are dropped.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/ip_address.h"
@@ -23,8 +26,9 @@ class StreamServer {
   ~StreamServer();
 
   // A Unix socket at `path` with mode 0600 (its directory is created 0700 if missing);
-  // a stale socket file is replaced, a live one (another eclb-control) is an error.
-  Result<void> listen_unix(const std::string& path);
+  // with `group`, mode 0660 and that group (a missing directory: 0750, that group).
+  // A stale socket file is replaced, a live one (another eclb-control) is an error.
+  Result<void> listen_unix(const std::string& path, std::optional<gid_t> group = std::nullopt);
   Result<void> listen_tcp(const Endpoint& endpoint);
   uint64_t requests() const noexcept { return requests_; }
 

@@ -24,7 +24,7 @@ namespace eclb::ctl {
   X(no_backend, "requests with no healthy gateway (503)")                                      \
   X(upstream_connect_failed, "gateway connections refused or failed (502)")                    \
   X(upstream_timeout, "gateway connections not established in l7.connect_timeout_ms (504)")    \
-  X(upstream_retried, "requests sent on to the next gateway after a connect failure")          \
+  X(upstream_retried, "requests sent on to the next gateway (refused, or reset unanswered)")    \
   X(upstream_reset, "relayed connections the gateway reset or dropped mid-stream")             \
   X(client_reset, "relayed connections the client reset or dropped mid-stream")                \
   X(idle_timeout, "connections closed after l7.idle_timeout_s without a byte")                 \

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/service_notify.h"
 #include "common/shared_atomic.h"
 #include "dataplane/runtime/af_xdp_takeover.h"
 
@@ -40,8 +41,11 @@ Result<std::optional<TableSegment>> wait_for_tables(const std::string& path, con
     }
     if (!said) {
       log::info("dp.runtime", "waiting for the table region path=\"{}\" (is eclb-control running?)", path);
+      service::notify_status(fmt::format("waiting for the table region {} (is eclb-control running?)", path));
       said = true;
     }
+    // Waiting is this process working as meant: keep systemd's watchdog fed meanwhile.
+    service::notify_watchdog();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return std::optional<TableSegment>();
@@ -274,7 +278,14 @@ int Dataplane::run(const std::atomic<bool>& stop) {
   launched_ = true;
   log::info("dp.runtime", "forwarding workers={} ports={} table_generation={}", worker_lcores_.size(), ports_.size(),
             segment_->generation());
+  std::vector<const std::atomic<uint64_t>*> ticks;
+  for (const auto& launch : launches_) ticks.push_back(&launch->ticks);
+  watchdog_.emplace(service::watchdog_period().value_or(std::chrono::microseconds(0)), service::notify_watchdog,
+                    std::move(ticks));
+  service::notify_ready(fmt::format("forwarding: {} workers, {} ports, table generation {}", worker_lcores_.size(),
+                                    ports_.size(), segment_->generation()));
   control_loop(stop);
+  service::notify_stopping();
   workers_stop_ = true;
   rte_eal_mp_wait_lcore();
   launched_ = false;
@@ -334,6 +345,7 @@ void Dataplane::control_loop(const std::atomic<bool>& stop) {
       publish_slow_path_counters();
       port_counters_.publish();
       stats_->heartbeat();
+      watchdog_->tick(now_ms);
       if (segment_->retired() && !warned_retired) {
         log::warn("dp.runtime", "the table region was replaced (capacity change): still forwarding with the last "
                                 "tables; restart eclb-dataplane to attach the new region (flows survive)");

@@ -20,6 +20,7 @@
 #include "dataplane/runtime/options.h"
 #include "dataplane/runtime/port_counters.h"
 #include "dataplane/runtime/port_setup.h"
+#include "dataplane/runtime/service_watchdog.h"
 #include "dataplane/runtime/shared_regions.h"
 #include "dataplane/runtime/slow_path.h"
 #include "dataplane/runtime/xdp_steering.h"
@@ -79,6 +80,7 @@ class Dataplane {
   void relay_exceptions(std::vector<rte_mbuf*>& kernel, std::vector<rte_mbuf*>& out);
   std::atomic<bool> workers_stop_{false};
   bool launched_ = false;
+  std::optional<ServiceWatchdog> watchdog_;  // from run(): needs the launched workers
 };
 
 }  // namespace eclb::dp

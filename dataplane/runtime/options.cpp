@@ -74,6 +74,7 @@ Result<DataplanePortConfig> parse_port_spec(const std::string& spec) {
 
 Result<DataplaneOptions> parse_options(int argc, char** argv) {
   CLI::App app{"eclb-dataplane: DPDK forwarding with Maglev (EAL arguments first, then -- and these options)"};
+  app.set_version_flag("--version", ECLB_VERSION);
   std::string config_path, segment, flows_path, stats_path, log_level = "info";
   std::vector<std::string> port_specs;
   uint32_t flows = 0;
@@ -94,6 +95,9 @@ Result<DataplaneOptions> parse_options(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     fmt::print("{}", app.help());
+    return Error{""};
+  } catch (const CLI::CallForVersion&) {
+    fmt::print("{}\n", ECLB_VERSION);
     return Error{""};
   } catch (const CLI::ParseError& error) {
     return make_error("{}", error.what());

@@ -41,6 +41,7 @@ int worker_main(void* arg) {
       worker.set_clock(launch.clock.now_s(now));
       __atomic_store_n(&worker.counters().lcore->flow_entries, worker.flows().entries(), __ATOMIC_RELAXED);
       worker.sweep_nat(launch.nat_sweep_buckets);
+      launch.ticks.store(launch.ticks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       next_tick = now + tick;
     }
     for (size_t p = 0; p < launch.ports.size(); ++p) {

@@ -38,6 +38,9 @@ struct WorkerLaunch {
   MonotonicClock clock;
   uint32_t nat_sweep_buckets = 0;  // NAT buckets swept per tick (Worker::sweep_nat)
   uint32_t idle_sleep_us = 0;      // dataplane.idle_sleep_us
+  // Written by the worker only, once per 1 ms tick; read by the control lcore
+  // (ServiceWatchdog) to tell a live loop from a stuck one. A line of its own.
+  alignas(64) std::atomic<uint64_t> ticks{0};
 };
 
 // lcore entry point; `arg` is a WorkerLaunch*. Returns 0 when *stop becomes true.

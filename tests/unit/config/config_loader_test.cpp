@@ -59,7 +59,8 @@ TEST(ConfigLoaderTest, ParsesAValidConfig) {
 }
 
 TEST(ConfigLoaderTest, ExampleConfigsAreValid) {
-  for (const char* example : {"fullnat.yaml", "dsr-ipip.yaml", "dsr-gue.yaml"}) {
+  // eclb.yaml is the package's default /etc/eclb/eclb.yaml.
+  for (const char* example : {"fullnat.yaml", "dsr-ipip.yaml", "dsr-gue.yaml", "eclb.yaml"}) {
     auto config = load_config_file(std::string(ECLB_SOURCE_DIR "/examples/") + example);
     EXPECT_TRUE(config.ok()) << example << ": " << config.error().message;
   }
@@ -193,6 +194,15 @@ TEST(ConfigLoaderTest, ClusterPeers) {
             "t.yaml:4: cluster.peers[0].name: \"lb1\" is named twice");
   EXPECT_THAT(parse_config("cluster: { peers: [ { name: lb2, address: 10.0.0.12 } ] }\n", "t.yaml").error().message,
               HasSubstr("cluster.peers[0].address: "));
+}
+
+TEST(ConfigLoaderTest, AdminSocketGroup) {
+  auto config = parse_config("control: { admin_socket: /run/eclb/admin.sock, admin_group: eclb }\n", "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->control.admin_group, "eclb");
+  EXPECT_TRUE(parse_config("control: { metrics: off }\n", "t.yaml")->control.admin_group.empty());
+  EXPECT_THAT(parse_config("control: { admin_group: \"\" }\n", "t.yaml").error().message,
+              HasSubstr("t.yaml:1: control.admin_group: must name a group"));
 }
 
 TEST(ConfigLoaderTest, SyntaxErrorsAndMissingFiles) {
