@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Compares what agent_client.py saw of the nginx image and of eclb, row by row: every
-row must be equal, except the differences eclb makes on purpose (README, "Differences
+row must be equal, except the differences eclb makes on purpose (docs/configuration.md, "Differences
 from the nginx image"), where each side must show exactly its documented behaviour.
 Prints PASS/FAIL per row; exits non-zero if any row failed.
 Usage: compare_views.py NGINX_JSON ECLB_JSON"""

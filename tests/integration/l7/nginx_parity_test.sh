@@ -2,7 +2,7 @@
 # The nginx image and eclb, side by side on the same gateways with the same certificate
 # and environment.env (lib/side_by_side.sh):
 #   - agent_client.py must see the same behaviour from both, row by row
-#     (compare_views.py), but for the differences the README documents;
+#     (compare_views.py), but for the differences docs/configuration.md documents;
 #   - availability: a gateway SIGKILLed under a stream of new requests fails none of
 #     them, through nginx and through eclb-control run from environment.env alone (its
 #     default TCP check, connect retries and passive health).
