@@ -178,6 +178,16 @@ def scenario():
     results.check(owner == "eclb" and caps[1::2] == ["0000000000000400"] * 3,
                   "eclb-control runs as eclb with CAP_NET_BIND_SERVICE only (effective, bounding, ambient)",
                   f"user={owner} {caps}")
+    # The dataplane: root, bounded to the capabilities eclb-dataplane.service lists.
+    wanted = {"dac_override": 1, "net_admin": 12, "net_raw": 13, "ipc_lock": 14, "sys_rawio": 17, "sys_admin": 21,
+              "sys_nice": 23, "perfmon": 38, "bpf": 39}
+    mask = f"{sum(1 << bit for bit in wanted.values()):016x}"
+    status = inside("cat", f"/proc/{main_pid('eclb-dataplane.service')}/status").stdout
+    bounding = re.search(r"^CapBnd:\s+(\w+)", status, re.M)
+    no_new = re.search(r"^NoNewPrivs:\s+(\d)", status, re.M)
+    results.check(bounding and bounding.group(1) == mask and no_new and no_new.group(1) == "1",
+                  "eclb-dataplane is bounded to " + ", ".join(sorted(wanted)) + " with NoNewPrivileges",
+                  f"CapBnd={bounding.group(1) if bounding else None} want {mask}")
     sock = inside("stat", "-c", "%U:%G %a", "/run/eclb/admin.sock").stdout.strip()
     results.check(sock == "eclb:eclb 660", "the admin socket is eclb:eclb 0660", sock)
     as_operator = inside("eclbctl", "backends", "watchers", user="opsuser")
