@@ -20,12 +20,12 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libclang-rt-14-dev libfuzzer-14-dev
 )
-# Tools the integration tests, the demo and the traffic harness run.
+# Tools the integration tests, the demo, the traffic harness and the package test run.
 TEST_PACKAGES=(
   iproute2 ethtool nftables tcpdump iputils-ping curl socat procps psmisc
   python3 python3-scapy python3-websockets python3-matplotlib python3-xxhash python3-prometheus-client
   openssl nginx-light bird2
-  dpkg-dev debhelper help2man lintian debootstrap systemd-container
+  build-essential dpkg-dev debhelper help2man lintian debootstrap systemd-container
 )
 
 missing=()

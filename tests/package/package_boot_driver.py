@@ -251,6 +251,17 @@ def scenario():
                   "every connection survived the frozen dataplane and its restart (flows adopted), and new ones open",
                   errors[:3])
 
+    # An upgrade (the same package again, as dpkg runs any upgrade): postinst restarts
+    # eclb-control and leaves the dataplane running, saying so.
+    control, dataplane = main_pid("eclb-control.service"), main_pid("eclb-dataplane.service")
+    package = inside("sh", "-c", "ls /root/eclb_*.deb").stdout.strip()
+    upgrade = inside("dpkg", "-i", package, timeout=120)
+    back = wait_for(lambda: active("eclb-control.service"), 15)
+    results.check(upgrade.returncode == 0 and back and main_pid("eclb-control.service") not in (0, control) and
+                  main_pid("eclb-dataplane.service") == dataplane and "eclb-dataplane still runs the previous version"
+                  in upgrade.stdout, "an upgrade restarts eclb-control, leaves eclb-dataplane forwarding and says so",
+                  (upgrade.stdout + upgrade.stderr).strip()[-400:])
+
     # The journal: key=value lines with their priority, and no second timestamp.
     plain = inside("journalctl", "-u", "eclb-control.service", "-p", "info..info", "--no-pager", "-o", "cat").stdout
     warnings = inside("journalctl", "-u", "eclb-control.service", "-p", "warning", "--no-pager", "-o", "cat").stdout

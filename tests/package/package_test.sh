@@ -130,6 +130,7 @@ cat > "$root/etc/default/eclb" <<EOF
 ECLB_DATAPLANE_EAL="-l 0,1 --no-pci --in-memory --log-level=lib.*:error --vdev=net_af_packet0,iface=lbn0"
 ECLB_HUGEPAGES=0
 EOF
+cp "$deb" "$root/root/"  # for the upgrade inside the booted container (its /tmp is a tmpfs)
 chroot "$root" useradd --create-home --groups eclb opsuser  # ("operator" is a Debian system group)
 chroot "$root" useradd --create-home outsider
 echo "eclb-package-test" > "$root/etc/hostname"
