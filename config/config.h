@@ -167,6 +167,9 @@ struct AnnounceConfig {
   std::string include_path = "/run/eclb/bird-vips.conf";
   uint32_t min_up = 1;                   // healthy backends a VIP needs
   uint32_t heartbeat_timeout_ms = 1000;  // an older dataplane heartbeat: not forwarding
+  // Withdraw while backends down here are up at the peers (cluster.peers) that announce
+  // the same VIP: this host is cut off from them, not they dead (peer_views.h).
+  bool peer_check = true;
 };
 
 // The other eclb hosts of a tier, for `eclbctl cluster` (read-only): each one's metrics

@@ -31,6 +31,10 @@ VipVerdict judge(const AnnounceInputs& in, const VipServing& vip, bool announced
     verdict.reason = dataplane;
   } else if (vip.up < in.min_up) {
     verdict.reason = fmt::format("{} of {} backends up, min_up {}", vip.up, vip.backends, in.min_up);
+  } else if (!vip.l7 && !vip.reached_by_peers.empty()) {
+    // Its flows to those backends are lost here but not at the peers, which send them to
+    // the same backends: better routed there than re-hashed by a table of its own.
+    verdict.reason = fmt::format("cut off from backends its peers reach: {}", vip.reached_by_peers);
   } else if (!announced && !vip.unsettled.empty()) {
     // A host that announces before its checks have settled sends flows by a table its
     // peers do not have.

@@ -8,6 +8,8 @@
 //   - every VIP needs its health view settled (no backend on its way up or down, each
 //     checked since eclb-control started) before it is first announced, and at least
 //     `min_up` healthy backends while it stays announced;
+//   - an L4 VIP is withdrawn while backends down here are up at the peers announcing it
+//     (this host is cut off from them: peer_views.h);
 //   - an operator's `eclbctl withdraw` wins over everything.
 // Routes are per address: an address is announced only while every VIP on it may be
 // (the router cannot send a VIP's traffic elsewhere while the address is announced).
@@ -30,6 +32,7 @@ struct VipServing {
   uint32_t backends = 0;
   uint32_t up = 0;
   std::string unsettled;     // a backend whose health is not settled yet; empty: settled
+  std::string reached_by_peers;  // backends down here that the peers reach (described); empty: none
 };
 
 struct DataplaneView {

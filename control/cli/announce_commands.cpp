@@ -35,6 +35,10 @@ std::string render_announcements(const nlohmann::json& answer, bool json) {
     out += fmt::format("  bfd {:<24} {:<10} {:<6} {}\n", b["address"].get<std::string>(), b["interface"].get<std::string>(),
                        b["state"].get<std::string>(), b["since"].get<std::string>());
   }
+  for (const auto& peer : answer.value("peers", nlohmann::json::array())) {
+    out += fmt::format("peer {:<16} {:<24} {}\n", peer.value("name", ""), peer.value("address", ""),
+                       peer.value("answering", false) ? "answering" : "not answering: " + peer.value("error", ""));
+  }
   return out;
 }
 

@@ -160,12 +160,18 @@ json AdminHandler::announcements() const {
   }
   json withdrawn = json::array();
   for (const std::string& vip : announcer.withdrawn()) withdrawn.push_back(vip);
+  json peers = json::array();  // announce.peer_check's sources
+  for (const PeerStatus& peer : daemon_.peer_status()) {
+    peers.push_back({{"name", peer.name}, {"address", peer.address.to_string()}, {"answering", peer.answering},
+                     {"error", peer.answering ? "" : peer.error}, {"requests", peer.requests}, {"failures", peer.failures}});
+  }
   return {{admin::kOk, true},
           {"enabled", announcer.enabled()},
           {"addresses", addresses},
           {"withdrawn_all", announcer.withdrawn_all()},
           {"withdrawn", withdrawn},
-          {"bird", bird}};
+          {"bird", bird},
+          {"peers", peers}};
 }
 
 json AdminHandler::l7_status() const {

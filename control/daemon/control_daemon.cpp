@@ -125,6 +125,7 @@ Result<std::unique_ptr<ControlDaemon>> ControlDaemon::start(const DaemonOptions&
     }
   }
   daemon->announcer_ = std::make_unique<Announcer>(config->announce);
+  daemon->peers_ = std::make_unique<PeerPoller>(daemon->loop_);
   daemon->apply_config(std::move(*config));
   log::info("control", "admin socket path=\"{}\" group=\"{}\" metrics=\"{}\"", daemon->config_.control.admin_socket,
             daemon->config_.control.admin_group,
@@ -144,6 +145,7 @@ void ControlDaemon::apply_config(Config config) {
   config_ = std::move(config);
   health_.configure(config_.pools);
   announcer_->configure(config_.announce);
+  peers_->configure(announcer_->enabled() && config_.announce.peer_check ? config_.cluster : ClusterConfig{});
   overrides_.retain([&](const OperatorOverrides::Key& key) {
     const PoolConfig* pool = config_.find_pool(std::get<0>(key));
     if (pool == nullptr) return false;
@@ -300,6 +302,9 @@ AnnounceInputs ControlDaemon::announce_inputs() {
   inputs.published_generation = writer_->generation();
   inputs.since_publish_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - published_at_).count());
+  // Answers older than a few polls are a peer that stopped answering: no word of it counts.
+  const std::vector<PeerView> peers = peers_->fresh(std::chrono::milliseconds(1500));
+  diverged_.clear();
   for (const VipConfig& vip : config_.vips) {
     VipServing serving;
     serving.name = vip.name;
@@ -313,6 +318,15 @@ AnnounceInputs ControlDaemon::announce_inputs() {
         serving.up += state.state == abi::BackendState::kUp && state.weight > 0;
       }
       serving.unsettled = health_.unsettled(pool->name);
+      if (!serving.l7 && !peers.empty()) {
+        std::vector<Endpoint> down_here;  // failures already published: a held one may be a dying backend
+        for (const BackendConfig& backend : pool->backends) {
+          if (member_state(*pool, backend).state == abi::BackendState::kDown) down_here.push_back(backend.endpoint);
+        }
+        const auto reached = reached_by_peers(vip.name, down_here, peers);
+        serving.reached_by_peers = describe(reached);
+        if (!reached.empty()) diverged_.insert(vip.name);
+      }
     }
     inputs.vips.push_back(std::move(serving));
   }

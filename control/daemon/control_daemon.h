@@ -23,6 +23,7 @@
 #include "common/stats_reader.h"
 #include "config/config.h"
 #include "control/announce/announcer.h"
+#include "control/announce/peer_poller.h"
 #include "control/core/table_content.h"
 #include "control/core/table_planner.h"
 #include "control/daemon/admin_handler.h"
@@ -83,6 +84,10 @@ class ControlDaemon {
   const L7Proxy* l7() const noexcept { return l7_.get(); }
   Announcer& announcer() noexcept { return *announcer_; }
   const std::optional<TableContent>& published() const noexcept { return published_; }
+  // VIPs with backends down here that the peers reach (peer_views.h), as of the last
+  // evaluation; and the peers' answers.
+  const std::set<std::string>& diverged() const noexcept { return diverged_; }
+  std::vector<PeerStatus> peer_status() const { return peers_->status(); }
   // The local dataplane as its stats region shows it (heartbeat, adopted generation).
   DataplaneView dataplane_view();
   // Decides the announcements now (the loop does every 100 ms; eclbctl's changes at once).
@@ -126,6 +131,8 @@ class ControlDaemon {
   Publications publications_;
   EventLoop::Clock::time_point published_at_{};
   std::unique_ptr<Announcer> announcer_;
+  std::unique_ptr<PeerPoller> peers_;  // cluster.peers' /state, when announce.peer_check
+  std::set<std::string> diverged_;
   std::optional<StatsReader> dataplane_stats_;  // for the dataplane's heartbeat
   EventLoop::TimerId announce_timer_ = 0;
   std::set<std::tuple<std::string, Endpoint>> held_down_;  // pool, backend: failed, not yet published

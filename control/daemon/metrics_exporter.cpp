@@ -83,6 +83,14 @@ std::string MetricsExporter::render() {
                    protocol.state == "up" ? "1" : "0");
       }
     }
+    const std::vector<PeerStatus> peers = daemon_.peer_status();
+    if (!peers.empty()) {
+      out.family("eclb_cluster_peer_answering", "gauge",
+                 "1 while the peer answers its /state (announce.peer_check compares its view with this host's).");
+      for (const PeerStatus& peer : peers) {
+        out.sample("eclb_cluster_peer_answering", PrometheusText::label("peer", peer.name), peer.answering ? "1" : "0");
+      }
+    }
   }
 
   // Per VIP and member, from the published tables and (if the dataplane runs) its counters.

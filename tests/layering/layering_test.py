@@ -27,7 +27,7 @@ ALLOWED = {
     "control/core": {"abi", "common", "config"},
     "control/event": {"abi", "common"},
     "control/health": {"abi", "common", "config", "control/event"},
-    "control/announce": {"abi", "common", "config"},
+    "control/announce": {"abi", "common", "config", "control/event"},
     "control/publish": {"abi", "common", "config", "control/core"},
     "control/l7": {"abi", "common", "config", "control/core", "control/event"},
     "control/daemon": {"abi", "common", "config", "control/core", "control/event", "control/health",

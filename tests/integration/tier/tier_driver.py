@@ -18,13 +18,15 @@ the connections it broke:
   6. health gating: every gateway unreachable from one host only: that host withdraws
      before it publishes a table its peers do not have, the others serve on, no
      connection breaks; reachable again, it announces once its health view has settled;
-  7. a silent host (its switch port stops forwarding, no link goes down): BFD takes it
+  7. partial isolation: one gateway unreachable from one host only, the others reach it:
+     that host withdraws (its peers' /state says they reach it), no connection breaks;
+  8. a silent host (its switch port stops forwarding, no link goes down): BFD takes it
      away; its checks fail meanwhile; heard again, it announces only once they have
      settled; no connection breaks;
-  8. a fourth host joins: the router rehashes over four next hops, no connection breaks;
-  9. graceful leave: `eclbctl withdraw --all`, wait for the router, stop the host: no
+  9. a fourth host joins: the router rehashes over four next hops, no connection breaks;
+  10. graceful leave: `eclbctl withdraw --all`, wait for the router, stop the host: no
      connection breaks;
-  10. fullnat, the known limit: connections through a lost host break (their NAT state
+  11. fullnat, the known limit: connections through a lost host break (their NAT state
      is there), and so do some the rehash moves between survivors; counted and printed.
 The cluster view (`eclbctl cluster`) is checked on the way: agreeing, a host given
 another weight flagged, a silent or stopped peer reported within its timeout."""
@@ -140,7 +142,7 @@ async def none_broken(connections, scenario, opened):
     broke none of them."""
     await settle(3)
     broken = connections.broken_in(scenario)
-    results.check(not broken, f"{scenario}: 0 of {opened} connections broken", broken[:5])
+    results.check(not broken, f"{scenario}: {len(broken)} of {opened} connections broken", broken[:5])
 
 
 async def settle(seconds):
@@ -288,7 +290,36 @@ async def scenario():
     results.check(back, f"reachable again, lb3 announces once its checks have settled {router_next_hops()}")
     await none_broken(connections, "health gating", opened)
 
-    # 7. A silent host: lb2's switch port stops forwarding both ways (the bridge port
+    # 7. Partial isolation: lb1 cannot reach gw1 (its own checks; the others reach it).
+    #    With min_up met it could go on announcing, but its table would lose gw1 while its
+    #    peers keep it; it withdraws instead (announce.peer_check, from the peers' /state)
+    #    and the peers carry its flows to the same gateways.
+    connections.scenario = "partial isolation"
+    cut = hosts[0]
+    in_netns(ns(cut.name), "nft", "add", "table", "inet", "isolate")
+    in_netns(ns(cut.name), "nft", "add", "chain", "inet", "isolate", "out",
+             "{ type filter hook output priority 0; policy accept; }")
+    in_netns(ns(cut.name), "nft", "add", "rule", "inet", "isolate", "out", "ip", "daddr", tier_lab.GATEWAYS["gw1"],
+             "tcp", "dport", str(PORT), "drop")
+    cut_at = time.monotonic()
+    withdrawn = await wait_async(lambda: cut.address not in router_next_hops(), 10, 0.1)
+    took = time.monotonic() - cut_at
+    reason = (cut.announcements().get("addresses") or [{}])[0].get("reason", "")
+    results.check(withdrawn and "cut off from backends its peers reach" in reason and "up at lb2, lb3" in reason,
+                  f"lb1 cut off from gw1 alone: it withdrew {took:.1f} s after the cut ({reason}); the others serve "
+                  f"{router_next_hops()}")
+    view, _ = hosts[1].cluster()
+    lb1 = [h.get("state", {}) for h in view.get("hosts", []) if h["name"] == "lb1"]
+    vip = [v for v in (lb1[0].get("vips", []) if lb1 else []) if v["name"] == "watchers"]
+    results.check(vip and vip[0].get("diverged") is True and vip[0].get("announced") is False,
+                  "eclbctl cluster on lb2: lb1 diverged and not announcing", vip)
+    await settle(2)
+    in_netns(ns(cut.name), "nft", "delete", "table", "inet", "isolate")
+    back = await wait_async(lambda: router_next_hops() == every, 15, 0.1)
+    results.check(back, f"gw1 reachable again: lb1 announces once its checks have settled {router_next_hops()}")
+    await none_broken(connections, "partial isolation", opened)
+
+    # 8. A silent host: lb2's switch port stops forwarding both ways (the bridge port
     #    disabled; no link goes down, every process lives). BFD takes the route away;
     #    lb2's checks fail meanwhile, so when the port forwards again it announces only
     #    once its checks have settled.
@@ -314,7 +345,7 @@ async def scenario():
                   f"heard again, lb2 announced once every check had settled {router_next_hops()}")
     await none_broken(connections, "silent host", opened)
 
-    # 8. A fourth host joins: it announces once settled, the router rehashes every flow
+    # 9. A fourth host joins: it announces once settled, the router rehashes every flow
     #    over four next hops, and the moved DSR flows still reach their gateways.
     connections.scenario = "fourth host join"
     for spare in spares:
@@ -327,7 +358,7 @@ async def scenario():
     results.check(joined, f"lb4 started: it announced, the router has {len(router_next_hops())} next hops")
     await none_broken(connections, "fourth host join", opened)
 
-    # 9. Graceful leave: withdraw, wait for the router, stop.
+    # 10. Graceful leave: withdraw, wait for the router, stop.
     connections.scenario = "graceful leave"
     leaving = hosts[0]
     out = subprocess.run(leaving.ctl.base + ["withdraw", "--all"], capture_output=True, text=True)
@@ -358,7 +389,7 @@ async def scenario():
     print(f"DSR: {connections.echoes} echoes in all; broken: {len(connections.broken)}")
     print(subprocess.run(hosts[1].ctl.base + ["announcements"], capture_output=True, text=True).stdout)
 
-    # 10. Fullnat in a tier, the known limit: a host keeps each flow's NAT state, so a
+    # 11. Fullnat in a tier, the known limit: a host keeps each flow's NAT state, so a
     #     flow the router moves to another host breaks. Measured, not hidden: every
     #     connection through the lost host breaks, and the rehash moves (and breaks) some
     #     through the survivors too. Linux's multipath is hash-threshold: next hop i owns

@@ -98,5 +98,22 @@ TEST(AnnouncePolicyTest, AnAddressNeedsEveryVipOnIt) {
   EXPECT_TRUE(verdicts[0].vips[1].ok);
 }
 
+TEST(AnnouncePolicyTest, ACutOffHostWithdrawsWhileItsPeersReachTheBackends) {
+  AnnounceInputs inputs = forwarding();
+  inputs.vips = {vip("web", "10.0.0.100", 2)};
+  inputs.vips[0].reached_by_peers = "10.0.0.21:80 (up at lb2, lb3)";
+  inputs.announced = {"10.0.0.100"};
+  auto verdicts = decide_announcements(inputs);
+  EXPECT_FALSE(verdicts[0].announce) << "still min_up, but its table would differ from theirs";
+  EXPECT_EQ(verdicts[0].reason, "web: cut off from backends its peers reach: 10.0.0.21:80 (up at lb2, lb3)");
+  // An L7 VIP ends its connections here and retries other gateways: it stays.
+  VipServing l7 = vip("agents", "10.0.0.101", 2);
+  l7.l7 = true;
+  l7.listener_up = true;
+  l7.reached_by_peers = "10.0.0.21:80 (up at lb2)";
+  inputs.vips = {l7};
+  EXPECT_TRUE(decide_announcements(inputs)[0].announce);
+}
+
 }  // namespace
 }  // namespace eclb::ctl
