@@ -170,6 +170,10 @@ TEST(ConfigLoaderTest, AnnouncementsAndIdleSleep) {
   EXPECT_EQ(config->announce.include_path, "/run/eclb/vips.conf");
   EXPECT_EQ(config->announce.min_up, 2u);
   EXPECT_EQ(config->announce.heartbeat_timeout_ms, 1000u);
+  EXPECT_TRUE(config->announce.peer_check) << "on by default: it acts only with cluster.peers";
+  EXPECT_FALSE(parse_config("announce: { bird_socket: /b, peer_check: false }\n", "t.yaml")->announce.peer_check);
+  EXPECT_THAT(parse_config("announce: { bird_socket: /b, peer_check: sometimes }\n", "t.yaml").error().message,
+              HasSubstr("announce.peer_check"));
   EXPECT_EQ(config->dataplane.idle_sleep_us, 200u);
   EXPECT_TRUE(parse_config("tables: {}\n", "t.yaml")->announce.bird_socket.empty()) << "off unless configured";
   EXPECT_EQ(parse_config("announce: { include: /x.conf }\n", "t.yaml").error().message,
