@@ -98,7 +98,8 @@ struct alignas(64) LcoreStats {
   uint64_t nat_sessions;       // fullnat: local ports mapped (new flows and re-picks)
   uint64_t nat_replies;        // fullnat: backend replies translated back to clients
   uint64_t exception_packets;  // handed to the kernel through the port's exception port
-  uint64_t reserved[13];
+  uint64_t syn_unrecorded;     // DSR SYNs forwarded by Maglev without a flow entry (SYN flood)
+  uint64_t reserved[12];
   uint64_t drops[kDropReasonSlots];
 };
 

@@ -38,6 +38,7 @@ json counters_json(const abi::LcoreStats& s) {
           {"tx_bytes", s.tx_bytes}, {"table_generation", s.table_generation}, {"flow_entries", s.flow_entries},
           {"flow_inserts", s.flow_inserts}, {"flow_evictions_established", s.flow_evictions_established},
           {"flow_evictions_other", s.flow_evictions_other}, {"flow_guard_skips", s.flow_guard_skips},
+          {"syn_unrecorded", s.syn_unrecorded},
           {"flow_repicks", s.flow_repicks}, {"slow_path_packets", s.slow_path_packets},
           {"icmp_echo_replies", s.icmp_echo_replies}, {"icmp_too_big_sent", s.icmp_too_big_sent},
           {"icmp_errors_forwarded", s.icmp_errors_forwarded}, {"fragments", s.fragments},
@@ -103,9 +104,10 @@ std::string render_stats(const StatsReader& stats, const TableSnapshot* snapshot
   const auto& t = totals.lcore;
   out += fmt::format("{:<8} {:>14} {:>16} {:>14} {:>16} {:>10}\n", "total", t.rx_packets, t.rx_bytes, t.tx_packets,
                      t.tx_bytes, t.flow_entries);
-  out += fmt::format("flows: inserts {} repicks {} evicted-established {} evicted-other {} guard-skips {}\n",
+  out += fmt::format("flows: inserts {} repicks {} evicted-established {} evicted-other {} guard-skips {} "
+                     "syn-unrecorded {}\n",
                      t.flow_inserts, t.flow_repicks, t.flow_evictions_established, t.flow_evictions_other,
-                     t.flow_guard_skips);
+                     t.flow_guard_skips, t.syn_unrecorded);
   out += fmt::format("icmp: echo-replies {} too-big-sent {} errors-forwarded {}; slow path {}\n", t.icmp_echo_replies,
                      t.icmp_too_big_sent, t.icmp_errors_forwarded, t.slow_path_packets);
   if (t.nat_sessions != 0 || t.nat_replies != 0) {

@@ -152,6 +152,9 @@ std::string MetricsExporter::render() {
   one("eclb_dataplane_exception_packets_total", "counter", "Packets handed to the kernel through exception ports.",
       number(totals->lcore.exception_packets));
   one("eclb_dataplane_flows", "gauge", "Flow table entries in use.", number(totals->lcore.flow_entries));
+  one("eclb_dataplane_syn_unrecorded_total", "counter",
+      "DSR SYNs forwarded by the Maglev table without a flow entry because SYNs came as a flood.",
+      number(totals->lcore.syn_unrecorded));
   out.family("eclb_dataplane_drops_total", "counter", "Packets dropped, by reason.");
   for (uint32_t r = 0; r < static_cast<uint32_t>(abi::DropReason::kCount); ++r) {
     out.sample("eclb_dataplane_drops_total",

@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "abi/flow_hash.h"
@@ -88,7 +89,25 @@ struct Worker::Classified {
 
 Worker::Worker(const FlowTable& flows, const FlowTable& nat, const WorkerCounters& counters,
                const WorkerSettings& settings) noexcept
-    : flows_(flows), nat_(nat), counters_(counters), settings_(settings) {}
+    : flows_(flows), nat_(nat), counters_(counters), settings_(settings) {
+  // Past this rate, half-open flows alone would fill half the table before their SYN
+  // timeout ends them (2M entries, 10 s: 104,857 a second); a small table still takes
+  // a thousand new connections a second before it calls that a flood.
+  const uint64_t capacity = uint64_t{flows_.bucket_count()} * abi::kFlowWays;
+  syn_flood_per_s_ = static_cast<uint32_t>(
+      std::max<uint64_t>(kMinSynFloodPerS, capacity / (2 * std::max<uint32_t>(1, flows_.timeouts().syn_s))));
+}
+
+bool Worker::syn_flood(uint8_t tcp_flags) noexcept {
+  if ((tcp_flags & (kTcpSyn | kTcpAck)) != kTcpSyn) return false;
+  if (now_s_ != syn_window_s_) {
+    syn_misses_before_ = now_s_ == syn_window_s_ + 1 ? syn_misses_ : 0;
+    syn_misses_ = 0;
+    syn_window_s_ = now_s_;
+  }
+  ++syn_misses_;
+  return syn_misses_ > syn_flood_per_s_ || syn_misses_before_ > syn_flood_per_s_;
+}
 
 void Worker::set_table(const TableView& view, uint64_t generation) noexcept {
   table_ = view;
@@ -294,6 +313,13 @@ Worker::Pick Worker::pick_backend(const WorkerPort& port, const PacketView& view
   const abi::BackendEntry& backend = table_.backends_of(vip)[slot];
   if (entry != nullptr) {
     add(counters_.lcore->flow_repicks, 1);  // its backend left the pool or went down
+  } else if (syn_flood(view.tcp_flags) && vip.mode != abi::ForwardMode::kFullNat) {
+    // Under a SYN flood a DSR SYN is forwarded by the table alone, as Katran does: its
+    // retransmissions go the same way while the table stays, and the flow gets its entry
+    // from its first packet past the handshake. The flood then costs no table write and
+    // displaces nothing (fullnat needs the entry for its local port).
+    add(counters_.lcore->syn_unrecorded, 1);
+    return {&backend, nullptr, false};
   } else {
     const InsertResult inserted = flows_.insert(view.key, hash, FlowTable::initial_state(view.l4_protocol, view.tcp_flags), now_s_);
     entry = inserted.entry;

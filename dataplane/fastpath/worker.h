@@ -22,6 +22,7 @@ namespace eclb::dp {
 inline constexpr uint16_t kBurstSize = 32;
 inline constexpr uint32_t kMaxNatAddresses = 8;
 inline constexpr uint32_t kMaxReta = 512;
+inline constexpr uint32_t kMinSynFloodPerS = 1000;  // new-flow SYNs a second that are never a flood
 
 // One port as a worker sees it: its own RX/TX queue pair, addresses and neighbours.
 inline constexpr uint16_t kNoExceptionPort = 0xFFFF;
@@ -138,6 +139,9 @@ class Worker {
   [[gnu::cold]] void to_slow_path(WorkerPort& port, rte_mbuf* m) noexcept;
   Pick pick_backend(const WorkerPort& port, const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
   bool source_is_ours(const WorkerPort& port, const PacketView& view) const noexcept;
+  // Counts a SYN that opens a new flow; true while they come faster than half the flow
+  // table could hold for the SYN timeout (in this second or the one before): a flood.
+  bool syn_flood(uint8_t tcp_flags) noexcept;
   void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                       const abi::BackendEntry& backend, uint64_t hash) noexcept;
   void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
@@ -163,6 +167,10 @@ class Worker {
   uint64_t generation_ = 0;
   uint64_t seed_ = 0;
   uint32_t now_s_ = 0;
+  uint32_t syn_window_s_ = 0;        // the second syn_misses_ counts
+  uint32_t syn_misses_ = 0;          // new-flow SYNs in it
+  uint32_t syn_misses_before_ = 0;   // in the second before
+  uint32_t syn_flood_per_s_ = 0;     // more new-flow SYNs a second than this: a flood
   uint16_t ip_id_ = 0;
   uint16_t tx_count_ = 0;
   rte_mbuf* tx_[2 * kBurstSize];

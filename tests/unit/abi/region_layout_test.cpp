@@ -127,7 +127,8 @@ std::string stats_layout() {
   ECLB_FIELD(LcoreStats, flow_repicks); ECLB_FIELD(LcoreStats, slow_path_packets);
   ECLB_FIELD(LcoreStats, icmp_echo_replies); ECLB_FIELD(LcoreStats, icmp_too_big_sent);
   ECLB_FIELD(LcoreStats, icmp_errors_forwarded); ECLB_FIELD(LcoreStats, fragments); ECLB_FIELD(LcoreStats, nat_sessions);
-  ECLB_FIELD(LcoreStats, nat_replies); ECLB_FIELD(LcoreStats, exception_packets); ECLB_FIELD(LcoreStats, drops);
+  ECLB_FIELD(LcoreStats, nat_replies); ECLB_FIELD(LcoreStats, exception_packets); ECLB_FIELD(LcoreStats, syn_unrecorded);
+  ECLB_FIELD(LcoreStats, drops);
   out += fmt::format("VipStats size {}, BackendStats size {}\n", sizeof(abi::VipStats), sizeof(abi::BackendStats));
   out += fmt::format("SlowPathStats size {} align {}\n", sizeof(abi::SlowPathStats), alignof(abi::SlowPathStats));
   ECLB_FIELD(SlowPathStats, arp_replies); ECLB_FIELD(SlowPathStats, na_sent); ECLB_FIELD(SlowPathStats, requests_sent);

@@ -119,8 +119,8 @@ class WorkerTest : public ::testing::Test {
     worker_->set_table(snapshot_.view, snapshot_.generation);
   }
 
-  // Which backend (by name) the current table's Maglev gives a client port.
-  std::string maglev_choice(uint16_t client_port) {
+  // The flow key of client(port) towards the DSR VIP.
+  static abi::FlowKey client_key(uint16_t client_port) {
     abi::FlowKey key{};
     key.family = abi::AddressFamily::kIpv4;
     key.protocol = 6;
@@ -128,6 +128,12 @@ class WorkerTest : public ::testing::Test {
     inet_pton(AF_INET, "10.0.0.100", key.dst);
     key.src_port_be = htons(client_port);
     key.dst_port_be = htons(80);
+    return key;
+  }
+
+  // Which backend (by name) the current table's Maglev gives a client port.
+  std::string maglev_choice(uint16_t client_port) {
+    const abi::FlowKey key = client_key(client_port);
     const abi::VipEntry& vip = snapshot_.view.vips()[0];
     const uint32_t slot = snapshot_.view.slots_of(vip)[abi::flow_hash(key, kSeed) % vip.table_size];
     return slot == abi::kNoBackend ? "" : snapshot_.view.backends_of(vip)[slot].name;
@@ -249,6 +255,33 @@ TEST_F(WorkerTest, NewFlowsGoWhereMaglevSaysAndAreCounted) {
   uint64_t backend_flows = 0;
   for (const abi::BackendEntry& backend : snapshot_.view.backends()) backend_flows += backend_stats_[backend.id].new_flows;
   EXPECT_EQ(backend_flows, 60u);
+}
+
+TEST_F(WorkerTest, UnderASynFloodDsrSynsAreForwardedWithoutAnEntry) {
+  publish(kThree);
+  // This table's flood rate is the floor, kMinSynFloodPerS new-flow SYNs a second.
+  uint16_t port = 20000;
+  for (uint32_t i = 0; i < kMinSynFloodPerS; ++i, ++port) ASSERT_EQ(send(client(port, 0x02)), maglev_choice(port));
+  EXPECT_EQ(lcore_.syn_unrecorded, 0u) << "up to the rate, every SYN gets its entry";
+  EXPECT_EQ(lcore_.flow_inserts, kMinSynFloodPerS);
+  const uint16_t flooded = port;
+  for (uint32_t i = 0; i < 200; ++i, ++port) ASSERT_EQ(send(client(port, 0x02)), maglev_choice(port));
+  EXPECT_EQ(lcore_.syn_unrecorded, 200u) << "past it, SYNs go where the table says, unrecorded";
+  EXPECT_EQ(lcore_.flow_inserts, kMinSynFloodPerS);
+  EXPECT_EQ(lcore_.tx_packets, kMinSynFloodPerS + 200);
+  EXPECT_EQ(send(client(flooded, 0x02)), maglev_choice(flooded)) << "a retransmitted SYN goes the same way";
+  // The handshake's ACK records the flow, which then keeps its backend like any other.
+  EXPECT_EQ(send(client(flooded, 0x10)), maglev_choice(flooded));
+  EXPECT_EQ(lcore_.flow_inserts, kMinSynFloodPerS + 1);
+  ASSERT_NE(worker_->flows().peek(client_key(flooded), abi::flow_hash(client_key(flooded), kSeed), 1000), nullptr);
+  // The second after a flood still counts as one; the one after that does not.
+  worker_->set_clock(1001);
+  send(client(port++, 0x02));
+  EXPECT_EQ(lcore_.syn_unrecorded, 202u);
+  worker_->set_clock(1003);
+  send(client(port++, 0x02));
+  EXPECT_EQ(lcore_.syn_unrecorded, 202u);
+  EXPECT_EQ(lcore_.flow_inserts, kMinSynFloodPerS + 2);
 }
 
 TEST_F(WorkerTest, EstablishedFlowsKeepTheirBackendWhenTheTableChanges) {
@@ -513,6 +546,13 @@ TEST_F(FullNatTest, ClientTrafficIsTranslatedBothWays) {
   EXPECT_EQ(lcore_.nat_sessions, 1u);
   EXPECT_EQ(lcore_.nat_replies, 1u);
   EXPECT_EQ(source_port(send_frame(build_frame(client(50000)))), 40000) << "the flow keeps its mapping";
+}
+
+TEST_F(FullNatTest, FullnatSynsKeepTheirEntriesUnderAFlood) {
+  publish(kThree, true);
+  for (uint32_t i = 0; i < kMinSynFloodPerS + 100; ++i) send_frame(build_frame(client(static_cast<uint16_t>(20000 + i), 0x02)));
+  EXPECT_EQ(lcore_.syn_unrecorded, 0u) << "a fullnat flow needs its entry for the replies";
+  EXPECT_EQ(lcore_.flow_inserts, kMinSynFloodPerS + 100);
 }
 
 TEST_F(FullNatTest, FullnatIsARoutingHopBothWays) {
