@@ -8,6 +8,24 @@
 
 namespace eclb::dp {
 
+// The one's complement sum of `words` 32-bit words at `data` folded to 16 bits, in
+// memory order: an IPv4 header (5 to 15 words) sums to 0xFFFF when its checksum is
+// right, and ~sum of a header with a zero checksum field is the checksum to store.
+// Five 32-bit adds instead of the generic 16-bit loop (rte_raw_cksum).
+inline uint16_t ones_sum32(const uint8_t* data, uint32_t words) noexcept {
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < words; ++i) {
+    uint32_t word;
+    std::memcpy(&word, data + 4 * i, 4);
+    sum += word;
+  }
+  sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
 class ChecksumDelta {
  public:
   // Accounts for `bytes` (even) at `old_bytes` becoming `new_bytes`.

@@ -13,7 +13,7 @@ static_assert(offsetof(abi::FlowEntry, src) == offsetof(abi::FlowKey, src) &&
                   offsetof(abi::FlowEntry, src_port_be) == offsetof(abi::FlowKey, src_port_be) &&
                   offsetof(abi::FlowEntry, family) == offsetof(abi::FlowKey, family) &&
                   offsetof(abi::FlowEntry, protocol) == offsetof(abi::FlowKey, protocol),
-              "a FlowEntry starts with its FlowKey, so keys compare with one memcmp");
+              "a FlowEntry starts with its FlowKey, so keys compare as its first 40 bytes");
 
 constexpr uint16_t signature_of(uint64_t hash) noexcept { return static_cast<uint16_t>(hash >> 48) | 1; }
 
@@ -60,7 +60,7 @@ uint32_t FlowTable::way_of(uint32_t bucket_index, const abi::FlowKey& key, uint6
   for (uint32_t matches = signature_matches(buckets_[bucket_index], hash); matches != 0;) {
     const uint32_t way = first_way(matches);
     matches = without_way(matches, way);
-    if (std::memcmp(&entries_[bucket_index * abi::kFlowWays + way], &key, sizeof key) == 0) return way;
+    if (holds(entries_[bucket_index * abi::kFlowWays + way], key)) return way;
   }
   return UINT32_MAX;
 }

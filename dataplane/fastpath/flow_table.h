@@ -19,6 +19,7 @@
 #include <emmintrin.h>
 #include <rte_prefetch.h>
 
+#include <cstring>
 #include <initializer_list>
 
 #include <cstdint>
@@ -100,6 +101,18 @@ class FlowTable {
     return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi16(signatures, wanted)));
   }
   static uint32_t first_way(uint32_t matches) noexcept { return static_cast<uint32_t>(__builtin_ctz(matches)) / 2; }
+  // Whether `entry` holds `key`: its first 40 bytes are a FlowKey, compared as two
+  // 16-byte vectors and a word (no call to memcmp).
+  static bool holds(const abi::FlowEntry& entry, const abi::FlowKey& key) noexcept {
+    const auto* a = reinterpret_cast<const __m128i*>(&entry);
+    const auto* b = reinterpret_cast<const __m128i*>(&key);
+    const __m128i same = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(a), _mm_loadu_si128(b)),
+                                       _mm_cmpeq_epi8(_mm_loadu_si128(a + 1), _mm_loadu_si128(b + 1)));
+    uint64_t tail_a, tail_b;
+    std::memcpy(&tail_a, reinterpret_cast<const uint8_t*>(&entry) + 32, 8);
+    std::memcpy(&tail_b, reinterpret_cast<const uint8_t*>(&key) + 32, 8);
+    return _mm_movemask_epi8(same) == 0xFFFF && tail_a == tail_b;
+  }
   static uint32_t without_way(uint32_t matches, uint32_t way) noexcept { return matches & ~(3u << (2 * way)); }
 
   // The live entry of `key`, with its last-seen time refreshed and its TCP state

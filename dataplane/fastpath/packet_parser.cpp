@@ -115,7 +115,7 @@ ParseResult parse_ipv6(const uint8_t* data, uint32_t length, PacketView& view) n
 
 }  // namespace
 
-ParseResult parse_packet(const uint8_t* data, uint32_t length, PacketView& view) noexcept {
+ParseResult parse_packet_general(const uint8_t* data, uint32_t length, PacketView& view) noexcept {
   if (length < 14) return drop(DropReason::kTruncated);
   uint16_t ethertype = load_be16(data + 12);
   uint32_t l3 = 14;

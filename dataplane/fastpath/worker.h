@@ -144,6 +144,11 @@ class Worker {
   bool syn_flood(uint8_t tcp_flags) noexcept;
   void encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                       const abi::BackendEntry& backend, uint64_t hash) noexcept;
+  // encapsulate_to for one (family, mode): one forward path per pair, its sizes and
+  // addresses constants, picked by one switch (worker.cpp).
+  template <bool kIpv6, bool kGue>
+  void tunnel_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
+                 const abi::BackendEntry& backend, uint64_t hash) noexcept;
   void drop(rte_mbuf* m, abi::DropReason reason) noexcept;
   // Traffic this dataplane does not serve: to the port's exception port (the kernel) when
   // it has one, else dropped for `reason`.

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "tests/unit/support/packet_builder.h"
 
 namespace eclb::dp {
@@ -158,6 +160,57 @@ TEST(PacketParserTest, FlowHashMatchesTheDocumentedDefinition) {
   six.dst = "2001:db8::100";
   ASSERT_EQ(parse(build_frame(six), view).kind, PacketKind::kIpv6);
   EXPECT_EQ(abi::flow_hash(view.key, 0x65636c622d666c77ULL), 0x87593a9c7eaaa757ULL);
+}
+
+// The per-packet shortcut of parse_packet must decide every frame exactly as the full
+// walk does: the same verdict and the same view, byte for byte, on frames of every
+// shape, cut at every length and with random bytes changed (lengths, IHL, fragment
+// bits, protocol, TCP data offset, UDP length are all in the first 48 bytes).
+TEST(PacketParserTest, TheShortcutAgreesWithTheFullWalk) {
+  std::vector<std::vector<uint8_t>> shapes;
+  for (uint8_t protocol : {6, 17, 1, 47}) {
+    for (size_t payload : {0, 1, 7, 40}) {
+      FrameSpec spec;
+      spec.protocol = protocol;
+      spec.payload.assign(payload, 0xAB);
+      shapes.push_back(build_frame(spec));
+      spec.vlan = 7;
+      shapes.push_back(build_frame(spec));
+      spec.vlan = -1;
+      spec.src = "2001:db8::1";
+      spec.dst = "2001:db8::100";
+      shapes.push_back(build_frame(spec));
+    }
+  }
+  std::mt19937 random(11);
+  size_t compared = 0, shortcut = 0;
+  const auto compare = [&](const std::vector<uint8_t>& frame, uint32_t length) {
+    PacketView fast{}, full{};
+    const ParseResult a = parse_packet(frame.data(), length, fast);
+    const ParseResult b = parse_packet_general(frame.data(), length, full);
+    ASSERT_EQ(a.kind, b.kind) << "length " << length;
+    if (a.kind == PacketKind::kDrop) {
+      ASSERT_EQ(a.reason, b.reason);
+    } else {
+      ASSERT_EQ(0, std::memcmp(&fast, &full, sizeof fast)) << "length " << length;
+    }
+    ++compared;
+    shortcut += a.kind == PacketKind::kIpv4 && frame.size() >= 15 && frame[12] == 0x08 && frame[14] == 0x45;
+  };
+  for (const auto& shape : shapes) {
+    std::vector<uint8_t> frame = shape;
+    frame.resize(frame.size() + 8, 0);  // Ethernet padding
+    for (uint32_t length = 0; length <= frame.size(); ++length) compare(frame, length);
+    for (int round = 0; round < 3000; ++round) {
+      std::vector<uint8_t> mutated = frame;
+      for (int changes = 1 + static_cast<int>(random() % 3); changes > 0; --changes) {
+        mutated[12 + random() % std::min<size_t>(40, mutated.size() - 12)] = static_cast<uint8_t>(random());
+      }
+      compare(mutated, static_cast<uint32_t>(mutated.size() - random() % 9));
+    }
+  }
+  EXPECT_GT(compared, 100000u);
+  EXPECT_GT(shortcut, 10000u) << "the shortcut's own frames were among them";
 }
 
 }  // namespace
