@@ -8,7 +8,15 @@ generator and port type, dpdk-testpmd io forwarding as the ceiling of this machi
 Reports Mpps per worker core (the dataplane's own RX counter), writes a JSON result and
 a PNG plot. Everything is local shared memory; nothing touches a network.
 
-Usage: run_traffic.py BUILD_DIR [--out DIR] [--seconds N] [--flows N]"""
+Each round measures the ceiling and then every scenario, and the rounds repeat
+(--runs, default 3): the figures are medians over the rounds with their range, and each
+scenario's share of the ceiling is taken against the ceiling of its own round (on this
+VM the ceiling moves by a quarter between rounds). Every run also says who set the
+pace: the generator offers frames in a tight loop and counts those the port refused
+(its ring full); a receiver that refuses almost nothing kept up with everything
+offered, so the generator, not the receiver, was the limit of that run.
+
+Usage: run_traffic.py BUILD_DIR [--out DIR] [--seconds N] [--flows N] [--runs N]"""
 import argparse
 import json
 import os
@@ -23,7 +31,8 @@ import time
 parser = argparse.ArgumentParser()
 parser.add_argument("build")
 parser.add_argument("--out", default="/tmp/eclb-results")
-parser.add_argument("--seconds", type=float, default=12)
+parser.add_argument("--seconds", type=float, default=10)
+parser.add_argument("--runs", type=int, default=3, help="rounds of ceiling + scenarios; medians are reported")
 parser.add_argument("--flows", type=int, default=1 << 20)
 parser.add_argument("--scenarios", default="established,synflood,junk,fullnat")
 parser.add_argument("--no-ceiling", action="store_true", help="skip the testpmd run (quick A/B of eclb itself)")
@@ -76,6 +85,19 @@ def stop(process):
     process.wait(timeout=20)
 
 
+# Refusing more than this share of the offered frames: the receiver set the pace.
+RECEIVER_LIMIT = 0.01
+
+
+def pace(generated):
+    """Who set the pace of a run, from the generator's per-second samples."""
+    offered = steady([s.get("offered_pps", 0) for s in generated])
+    sent = steady([s["sent_pps"] for s in generated])
+    refused = 1 - sent / offered if offered else 0.0
+    return {"generator_offered_mpps": offered / 1e6, "accepted_mpps": sent / 1e6, "refused_share": refused,
+            "limited_by": "receiver" if refused > RECEIVER_LIMIT else "generator"}
+
+
 def steady(values, skip=3):
     values = values[skip:] if len(values) > skip + 2 else values
     return statistics.median(values) if values else 0.0
@@ -92,7 +114,7 @@ def ceiling():
     generator.wait_for_report()
     stop(testpmd)
     samples = generator.finish()
-    return steady([s["received_pps"] for s in samples]) / 1e6
+    return {"mpps": steady([s["received_pps"] for s in samples]) / 1e6, **pace(samples)}
 
 
 def write_config(mode="dsr-ipip", backend_port=80):
@@ -152,10 +174,14 @@ def dataplane_rates(scenario):
     last = polled[-1][3] if polled else {}
     return {"rx_mpps": steady(rx) / 1e6, "tx_mpps": steady(tx) / 1e6,
             "round_trips_mpps": steady([s.get("round_trips_pps", 0) for s in generated]) / 1e6,
-            "offered_mpps": steady([s["sent_pps"] for s in generated]) / 1e6,
+            **pace(generated),
             "flow_entries": last.get("flow_entries"), "drops": {k: v for k, v in last.get("drops", {}).items() if v},
             "flow_guard_skips": last.get("flow_guard_skips"),
             "flow_evictions_established": last.get("flow_evictions_established")}
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else {}
 
 
 def main():
@@ -164,19 +190,43 @@ def main():
     result = {"machine": {"cpu": platform.processor() or open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": "),
                           "cores": os.cpu_count(), "kernel": platform.release()},
               "port": "net_memif (one queue per side)", "frame_bytes": 64, "workers": workers,
-              "seconds_per_run": args.seconds, "flows": args.flows}
-    if args.no_ceiling:
-        result["ceiling_mpps"] = 0
-    else:
-        print("measuring the ceiling: dpdk-testpmd io forwarding over memif ...", flush=True)
-        result["ceiling_mpps"] = ceiling()
+              "seconds_per_run": args.seconds, "flows": args.flows, "runs": args.runs, "rounds": []}
+    scenarios = args.scenarios.split(",")
+    for run in range(1, args.runs + 1):
+        round_result = {"scenarios": {}}
+        if not args.no_ceiling:
+            print(f"round {run}/{args.runs}: the ceiling, dpdk-testpmd io forwarding over memif ...", flush=True)
+            round_result["ceiling"] = ceiling()
+        for scenario in scenarios:
+            print(f"round {run}/{args.runs}: eclb-dataplane, {scenario} ...", flush=True)
+            rates = dataplane_rates(scenario)
+            rates["mpps_per_worker"] = rates["rx_mpps"] / workers
+            ceiling_mpps = round_result.get("ceiling", {}).get("mpps", 0)
+            rates["share_of_ceiling"] = rates["rx_mpps"] / ceiling_mpps if ceiling_mpps else 0
+            round_result["scenarios"][scenario] = rates
+        result["rounds"].append(round_result)
+    ceilings = [r["ceiling"]["mpps"] for r in result["rounds"] if "ceiling" in r]
+    result["ceiling_mpps"] = summary(ceilings)
     result["scenarios"] = {}
-    for scenario in args.scenarios.split(","):
-        print(f"measuring eclb-dataplane: {scenario} ...", flush=True)
-        rates = dataplane_rates(scenario)
-        rates["mpps_per_worker"] = rates["rx_mpps"] / workers
-        rates["share_of_ceiling"] = rates["rx_mpps"] / result["ceiling_mpps"] if result["ceiling_mpps"] else 0
-        result["scenarios"][scenario] = rates
+    for scenario in scenarios:
+        runs = [r["scenarios"][scenario] for r in result["rounds"]]
+        result["scenarios"][scenario] = {
+            "rx_mpps": summary([x["rx_mpps"] for x in runs]),
+            "share_of_ceiling": summary([x["share_of_ceiling"] for x in runs]),
+            "generator_offered_mpps": summary([x["generator_offered_mpps"] for x in runs]),
+            "limited_by": [x["limited_by"] for x in runs],
+        }
+    print(f"\n{'':<14}{'Mpps median (range)':<26}{'of ceiling':<24}pace set by (per run)")
+    if ceilings:
+        c = result["ceiling_mpps"]
+        print(f"{'ceiling':<14}{c['median']:>6.2f} ({c['min']:.2f}-{c['max']:.2f}){'':<12}{'':<24}"
+              f"{', '.join(r['ceiling']['limited_by'] for r in result['rounds'])}")
+    for scenario, s in result["scenarios"].items():
+        rx, share = s["rx_mpps"], s["share_of_ceiling"]
+        print(f"{scenario:<14}{rx['median']:>6.2f} ({rx['min']:.2f}-{rx['max']:.2f}){'':<12}"
+              f"{share.get('median', 0):>5.0%} ({share.get('min', 0):.0%}-{share.get('max', 0):.0%}){'':<10}"
+              f"{', '.join(s['limited_by'])}")
+    print("('generator': eclb refused under 1% of what was offered, so the generator, not eclb, set the pace)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     json_path = os.path.join(args.out, f"traffic-{stamp}.json")
     with open(json_path, "w") as f:
@@ -186,17 +236,17 @@ def main():
     import matplotlib.pyplot as plt
     names = ["testpmd io\n(ceiling)"] + [f"eclb\n{name}" for name in result["scenarios"]]
     # rx_mpps counts every packet eclb handled; for fullnat that is both directions.
-    values = [result["ceiling_mpps"]] + [s["rx_mpps"] for s in result["scenarios"].values()]
+    values = [result["ceiling_mpps"].get("median", 0)] + [s["rx_mpps"]["median"] for s in result["scenarios"].values()]
     fig, ax = plt.subplots(figsize=(7, 4))
     bars = ax.bar(names, values, color=["#888888", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"][:len(values)])
     for bar, value in zip(bars, values):
         ax.text(bar.get_x() + bar.get_width() / 2, value, f"{value:.2f}", ha="center", va="bottom")
-    ax.set_ylabel("Mpps per worker core (64-byte frames)")
+    ax.set_ylabel(f"Mpps per worker core (64-byte frames), median of {args.runs}")
     ax.set_title(f"eclb-dataplane over memif, {args.flows} flows, {result['machine']['cores']} vCPU")
     fig.tight_layout()
     png_path = os.path.join(args.out, f"traffic-{stamp}.png")
     fig.savefig(png_path, dpi=100)
-    print(json.dumps(result, indent=2))
+
     print(f"wrote {json_path} and {png_path}")
     subprocess.run(["rm", "-rf", work])
 

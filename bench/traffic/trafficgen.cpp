@@ -176,6 +176,9 @@ int main(int argc, char** argv) {
   uint64_t next_report = rte_rdtsc() + hz;
   uint64_t sent = 0, received = 0, last_sent = 0, last_received = 0, failed_alloc = 0;
   uint64_t reflected = 0, completed = 0, last_completed = 0;
+  // Frames offered to the port and those it refused (its ring full): a receiver that
+  // keeps up refuses none, so the generator set the pace; refusals mean the receiver did.
+  uint64_t offered = 0, last_offered = 0;
   const bool fullnat = scenario == "fullnat";
   // Established flows are visited with a stride coprime to their count: every flow once
   // per round, in an order that scatters them over the balancer's flow table.
@@ -194,6 +197,7 @@ int main(int argc, char** argv) {
     if (rte_pktmbuf_alloc_bulk(pool, burst, 32) != 0) {
       ++failed_alloc;
     } else {
+      offered += 32;
       for (auto* m : burst) {
         uint32_t src_ip;
         uint16_t src_port;
@@ -250,12 +254,13 @@ int main(int argc, char** argv) {
       rte_pktmbuf_free_bulk(back, rx);
     }
     if (now >= next_report) {
-      fmt::print("{{\"sent_pps\": {}, \"received_pps\": {}, \"round_trips_pps\": {}, \"sent\": {}, "
-                 "\"received\": {}, \"reflected\": {}, \"round_trips\": {}}}\n",
-                 sent - last_sent, received - last_received, completed - last_completed, sent, received, reflected,
-                 completed);
+      fmt::print("{{\"sent_pps\": {}, \"offered_pps\": {}, \"received_pps\": {}, \"round_trips_pps\": {}, "
+                 "\"sent\": {}, \"offered\": {}, \"received\": {}, \"reflected\": {}, \"round_trips\": {}}}\n",
+                 sent - last_sent, offered - last_offered, received - last_received, completed - last_completed, sent,
+                 offered, received, reflected, completed);
       std::fflush(stdout);
       last_sent = sent;
+      last_offered = offered;
       last_received = received;
       last_completed = completed;
       next_report += hz;
