@@ -10,9 +10,9 @@
 #include <numeric>
 #include <span>
 
-#include "control/core/maglev_probe.h"
-#include "control/core/modulus.h"
+#include "common/modulus.h"
 #include "common/prime.h"
+#include "control/core/maglev_probe.h"
 
 namespace eclb::ctl {
 namespace {

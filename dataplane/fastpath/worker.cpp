@@ -308,7 +308,7 @@ Worker::Pick Worker::pick_backend(const WorkerPort& port, const PacketView& view
     }
   }
   if (entry == nullptr && source_is_ours(port, view)) [[unlikely]] return {nullptr, nullptr, true};
-  const abi::SlotValue slot = table_.slots_of(vip)[hash % vip.table_size];
+  const abi::SlotValue slot = table_.slots_of(vip)[slot_of(vip, hash)];
   // kNoBackend, or (in a corrupt table) anything out of range: no backend.
   if (slot >= vip.backend_count) [[unlikely]] {
     if (vip.id < counters_.max_vips) add(counters_.vips[vip.id].no_backend_drops, 1);

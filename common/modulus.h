@@ -1,10 +1,11 @@
 // x mod m without a division instruction (Barrett reduction), for the Maglev build's
-// hashing and end phase.
+// hashing and end phase, and the dataplane's slot of a new flow (flow hash mod the
+// table size) on the per-packet path.
 #pragma once
 
 #include <cstdint>
 
-namespace eclb::ctl {
+namespace eclb {
 
 // The quotient estimate floor(x * floor(2^64 / m) / 2^64) falls short of floor(x / m) by
 // at most 1 for any 64-bit x, so one subtraction finishes the remainder.
@@ -24,4 +25,4 @@ class Modulus {
   uint64_t reciprocal_;
 };
 
-}  // namespace eclb::ctl
+}  // namespace eclb
