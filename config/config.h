@@ -133,6 +133,7 @@ struct DataplaneConfig {
   std::string flows_path = "/dev/hugepages/eclb-flows";
   std::string stats_path = "/dev/shm/eclb-stats";
   uint16_t gue_port = 6080;
+  bool gue_ipv6_zero_checksum = false;  // dsr-gue over IPv6: UDP checksum 0 (RFC 6935/6936)
   uint16_t tcp_mss_clamp = 0;    // fullnat: clamp the MSS of SYNs towards backends (0: off)
   uint32_t timeout_tcp_syn_s = 10;
   uint32_t timeout_tcp_established_s = 2 * 86400;

@@ -82,7 +82,7 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
   if (!node.IsDefined()) return dataplane;
   reader.expect_map(node, "dataplane");
   reader.check_keys(node, "dataplane",
-                    {"ports", "flows_per_worker", "flows_path", "stats_path", "gue_port", "tcp_mss_clamp", "timeouts",
+                    {"ports", "flows_per_worker", "flows_path", "stats_path", "gue_port", "gue_ipv6_zero_checksum", "tcp_mss_clamp", "timeouts",
                      "eviction_guard", "idle_sleep_us"});
   if (node["ports"].IsDefined()) {
     reader.expect_sequence(node["ports"], "dataplane.ports");
@@ -115,6 +115,9 @@ DataplaneConfig parse_dataplane(const Reader& reader, const YAML::Node& node) {
   }
   dataplane.gue_port =
       static_cast<uint16_t>(reader.optional_unsigned(node, "gue_port", "dataplane", dataplane.gue_port, 1, 65535));
+  if (node["gue_ipv6_zero_checksum"].IsDefined()) {
+    dataplane.gue_ipv6_zero_checksum = boolean(reader, node["gue_ipv6_zero_checksum"], "dataplane.gue_ipv6_zero_checksum");
+  }
   dataplane.idle_sleep_us =
       static_cast<uint32_t>(reader.optional_unsigned(node, "idle_sleep_us", "dataplane", dataplane.idle_sleep_us, 0, 10000));
   dataplane.tcp_mss_clamp =

@@ -37,12 +37,15 @@ struct TunnelParams {
   uint64_t flow_hash;
   uint16_t gue_port;         // host order
   uint16_t ip_id;            // outer IPv4 identification
+  bool zero_udp6_checksum = false;  // GUE over IPv6: UDP checksum 0 (RFC 6935/6936) instead of computed
 };
 
 // Trims Ethernet padding, then prepends the outer headers of `mode` (kDsrIpip or
 // kDsrGue) after the L2 header. Outer IPv4 copies the inner DSCP/ECN and DF, TTL 64;
 // outer IPv6 copies the traffic class, flow label from the hash, hop limit 64; the
-// IPv4 header checksum and the IPv6 UDP checksum are computed (IPv4 UDP checksum 0).
+// IPv4 header checksum and the IPv6 UDP checksum are computed (IPv4 UDP checksum 0; over
+// IPv6 also 0 when asked, RFC 6935: the tunnel's inner packet carries its own checksums,
+// and summing the whole payload is most of the IPv6 GUE path's cost).
 // Returns false, leaving the packet unchanged, if the mbuf has too little headroom.
 bool encapsulate(rte_mbuf* m, const PacketView& view, abi::ForwardMode mode, const TunnelParams& params) noexcept;
 
@@ -113,10 +116,11 @@ inline bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelPara
     store_be16(udp + 2, params.gue_port);
     store_be16(udp + 4, static_cast<uint16_t>(8 + inner_length));
     udp[6] = udp[7] = 0;
-    if constexpr (kIpv6) {  // mandatory over IPv6 (RFC 8200 8.1)
-      const uint16_t checksum =
-          rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(outer), udp);
-      std::memcpy(udp + 6, &checksum, 2);
+    if constexpr (kIpv6) {  // required over IPv6 (RFC 8200 8.1) unless the tunnel's receivers waive it (RFC 6936)
+      if (!params.zero_udp6_checksum) {
+        const uint16_t checksum = rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(outer), udp);
+        std::memcpy(udp + 6, &checksum, 2);
+      }
     }
   }
   return true;

@@ -394,7 +394,7 @@ void Worker::tunnel_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, co
   }
   // Outer IPv4 identification: a per-lcore counter (IPv6 has none).
   const TunnelParams params{kIpv6 ? port.local_ipv6 : port.local_ipv4, backend.address, hash, settings_.gue_port,
-                            kIpv6 ? uint16_t{0} : ip_id_++};
+                            kIpv6 ? uint16_t{0} : ip_id_++, settings_.gue_ipv6_zero_checksum};
   if (!encapsulate_as<kIpv6, kGue>(m, view, params)) [[unlikely]] {
     drop(m, DropReason::kNoMbuf);
     return;

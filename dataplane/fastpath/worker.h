@@ -70,6 +70,7 @@ struct WorkerCounters {
 struct WorkerSettings {
   uint16_t gue_port = 6080;   // UDP destination port of dsr-gue
   uint16_t tcp_mss_clamp = 0;  // fullnat: clamp the MSS of SYNs towards backends (0: off)
+  bool gue_ipv6_zero_checksum = false;  // dsr-gue over IPv6: UDP checksum 0 (RFC 6935/6936)
 };
 
 class Worker {

@@ -209,7 +209,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     dp->readers_.push_back(std::make_unique<TableReader>(std::move(*reader)));
     dp->workers_.push_back(std::make_unique<Worker>(
         dp->flows_->table_for(w, false, timeouts, guard), dp->flows_->table_for(w, true, timeouts, guard),
-        dp->stats_->counters_for(w), WorkerSettings{config.gue_port, config.tcp_mss_clamp}));
+        dp->stats_->counters_for(w), WorkerSettings{config.gue_port, config.tcp_mss_clamp, config.gue_ipv6_zero_checksum}));
     auto launch = std::make_unique<WorkerLaunch>();
     launch->worker = dp->workers_.back().get();
     launch->reader = dp->readers_.back().get();

@@ -171,6 +171,8 @@ TEST(ConfigLoaderTest, AnnouncementsAndIdleSleep) {
   EXPECT_EQ(config->announce.min_up, 2u);
   EXPECT_EQ(config->announce.heartbeat_timeout_ms, 1000u);
   EXPECT_TRUE(config->announce.peer_check) << "on by default: it acts only with cluster.peers";
+  EXPECT_FALSE(config->dataplane.gue_ipv6_zero_checksum) << "the RFC 8200 default: computed";
+  EXPECT_TRUE(parse_config("dataplane: { gue_ipv6_zero_checksum: true }\n", "t.yaml")->dataplane.gue_ipv6_zero_checksum);
   EXPECT_FALSE(parse_config("announce: { bird_socket: /b, peer_check: false }\n", "t.yaml")->announce.peer_check);
   EXPECT_THAT(parse_config("announce: { bird_socket: /b, peer_check: sometimes }\n", "t.yaml").error().message,
               HasSubstr("announce.peer_check"));

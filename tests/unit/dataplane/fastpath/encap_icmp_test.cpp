@@ -77,6 +77,25 @@ TEST(EncapTest, GueIpv6HasAValidUdpChecksumAndHashedPorts) {
   rte_pktmbuf_free(m);
 }
 
+TEST(EncapTest, GueIpv6CanCarryAZeroUdpChecksum) {
+  FrameSpec spec;
+  spec.src = "2001:db8:ffff::1";
+  spec.dst = "2001:db8::101";
+  spec.payload = {1, 2, 3, 4, 5};
+  rte_mbuf* m = make_mbuf(build_frame(spec));
+  const PacketView view = view_of(m);
+  uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8}, dst[16] = {0x20, 0x01, 0x0d, 0xb8};
+  src[15] = 2;
+  dst[15] = 0x12;
+  ASSERT_TRUE(encapsulate(m, view, abi::ForwardMode::kDsrGue, TunnelParams{src, dst, 7, 6080, 0, true}));
+  const auto out = test::bytes_of(m);
+  const uint8_t* udp = out.data() + 14 + 40;
+  EXPECT_EQ(udp[6], 0);
+  EXPECT_EQ(udp[7], 0) << "RFC 6935: zero, not computed";
+  EXPECT_EQ(udp[2] << 8 | udp[3], 6080);
+  rte_pktmbuf_free(m);
+}
+
 TEST(EncapTest, EthernetPaddingIsTrimmedFirst) {
   auto frame = build_frame(FrameSpec{});
   const size_t unpadded = frame.size();
