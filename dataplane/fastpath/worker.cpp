@@ -117,6 +117,7 @@ bool Worker::syn_flood(uint8_t tcp_flags) noexcept {
 
 void Worker::set_table(const TableView& view, uint64_t generation) noexcept {
   table_ = view;
+  vip_memo_ = {};
   generation_ = generation;
   seed_ = view.empty() ? 0 : view.flow_hash_seed();
   __atomic_store_n(&counters_.lcore->table_generation, generation, __ATOMIC_RELAXED);
@@ -252,7 +253,7 @@ void Worker::classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept {
   }
   const abi::VipEntry* vip = nullptr;
   if (view.l4_protocol == kProtoTcp || view.l4_protocol == kProtoUdp) [[likely]] {
-    vip = table_.find_vip(view.key.dst, rte_be_to_cpu_16(view.key.dst_port_be), l4_of(view.l4_protocol));
+    vip = find_vip(view.key.dst, rte_be_to_cpu_16(view.key.dst_port_be), l4_of(view.l4_protocol));
   }
   if (vip == nullptr) {
     if ((view.l4_protocol == kProtoTcp || view.l4_protocol == kProtoUdp) && is_nat_address(port, view)) {

@@ -284,6 +284,15 @@ TEST_F(WorkerTest, UnderASynFloodDsrSynsAreForwardedWithoutAnEntry) {
   EXPECT_EQ(lcore_.flow_inserts, kMinSynFloodPerS + 2);
 }
 
+TEST_F(WorkerTest, AVipGoneFromTheTableIsGoneForTheNextPacket) {
+  publish(kThree);
+  ASSERT_EQ(send(client(31000)), maglev_choice(31000));
+  // The worker remembers the last VIP it found; a new table must make it look again.
+  publish(kThree, true);  // 10.0.0.100:80 is no VIP any more (the VIP is 10.0.0.101:443)
+  EXPECT_EQ(send(client(31000)), "");
+  EXPECT_EQ(drops(DropReason::kNotForUs), 1u);
+}
+
 TEST_F(WorkerTest, EstablishedFlowsKeepTheirBackendWhenTheTableChanges) {
   std::vector<Member> four = kThree;
   four.push_back({"gw4", "10.0.0.14"});
