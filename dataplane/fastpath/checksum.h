@@ -12,6 +12,15 @@ namespace eclb::dp {
 // memory order: an IPv4 header (5 to 15 words) sums to 0xFFFF when its checksum is
 // right, and ~sum of a header with a zero checksum field is the checksum to store.
 // Five 32-bit adds instead of the generic 16-bit loop (rte_raw_cksum).
+// A one's complement sum of 32-bit words (at most 2^32 of them) folded to 16 bits.
+inline uint16_t fold_ones(uint64_t sum) noexcept {
+  sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
 inline uint16_t ones_sum32(const uint8_t* data, uint32_t words) noexcept {
   uint64_t sum = 0;
   for (uint32_t i = 0; i < words; ++i) {
@@ -19,11 +28,7 @@ inline uint16_t ones_sum32(const uint8_t* data, uint32_t words) noexcept {
     std::memcpy(&word, data + 4 * i, 4);
     sum += word;
   }
-  sum = (sum & 0xFFFFFFFF) + (sum >> 32);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
+  return fold_ones(sum);
 }
 
 class ChecksumDelta {

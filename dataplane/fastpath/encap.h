@@ -14,6 +14,7 @@
 
 #include "abi/table_region.h"
 #include "dataplane/fastpath/byte_order.h"
+#include "dataplane/fastpath/checksum.h"
 #include "dataplane/fastpath/packet_parser.h"
 
 namespace eclb::dp {
@@ -98,11 +99,7 @@ inline bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelPara
     uint32_t w3, w4;
     std::memcpy(&w3, params.outer_src, 4);
     std::memcpy(&w4, params.outer_dst, 4);
-    uint64_t sum = uint64_t{w0} + w1 + w2 + w3 + w4;
-    sum = (sum & 0xFFFFFFFF) + (sum >> 32);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum = (sum & 0xFFFF) + (sum >> 16);
+    const uint16_t sum = fold_ones(uint64_t{w0} + w1 + w2 + w3 + w4);
     const uint32_t w2_checked = w2 | uint32_t{static_cast<uint16_t>(~sum)} << 16;
     std::memcpy(outer, &w0, 4);
     std::memcpy(outer + 4, &w1, 4);
