@@ -2,8 +2,8 @@
 # Benchmarks (never part of the test command): builds a release tree, runs the
 # micro-benchmarks pinned to one core, then the traffic harness (eclb-dataplane and
 # dpdk-testpmd over memif), which writes a JSON result and a PNG plot to $ECLB_RESULTS
-# (default /tmp/eclb-results), the L7 comparison with nginx (bench/l7) and the tier
-# (bench/tier). Run as root on
+# (default /tmp/eclb-results), the L7 comparison with nginx (bench/l7), the tier
+# (bench/tier), and eclb beside nftables, HAProxy and nginx stream (bench/l4). Run as root on
 # Debian 12: scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +24,5 @@ echo "== L7: eclb-control's TLS proxy against nginx configured like the image"
 bench/l7/l7_bench.sh build-bench "$out"
 echo "== a tier of 1, 2 and 3 hosts behind ECMP: new DSR connections per second"
 bench/tier/tier_bench.sh build-bench "$out"
+echo "== L4: eclb (fullnat, dsr-ipip on af_xdp) beside nftables DNAT, HAProxy, nginx stream and direct"
+bench/l4/l4_bench.sh build-bench "$out"
