@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -73,7 +74,7 @@ class WorkerTest : public ::testing::Test {
     WorkerCounters counters{&lcore_, vip_stats_.data(), backend_stats_.data(), 8, 64};
     FlowTable flows(&flow_header_.entries, buckets_.data(), entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
     FlowTable nat(&flow_header_.nat_entries, nat_buckets_.data(), nat_entries_.data(), 64, FlowTimeouts{}, FlowGuardConfig{});
-    worker_ = std::make_unique<Worker>(flows, nat, counters, WorkerSettings{6080, 0});
+    worker_ = std::make_unique<Worker>(flows, nat, counters, settings_);
     worker_->set_clock(now_s);
     if (hints) {
       hint_storage_.assign(size_t{NatPortHints::kMaxAddresses} * NatPortHints::kWordsPerAddress, 0);
@@ -218,6 +219,7 @@ class WorkerTest : public ::testing::Test {
   }
 
   inline static int counter_ = 0;
+  WorkerSettings settings_{6080, 0};
   test::TempDir dir_;
   std::optional<ctl::TableWriter> writer_;
   TableSnapshot snapshot_;
@@ -479,6 +481,88 @@ uint32_t reference_toeplitz(const std::vector<uint8_t>& input) {
     }
   }
   return result;
+}
+
+// dsr-gue over IPv6 through the worker: by default the outer UDP checksum covers the
+// whole packet; with gue_ipv6_zero_checksum it is zero (RFC 6935/6936); the inner packet
+// is carried unchanged either way.
+class GueIpv6Test : public WorkerTest {
+ protected:
+  // A worker with `zero_checksum`, the VIP [2001:db8::100]:80 as dsr-gue over two IPv6
+  // gateways, and one client SYN through it; returns the frame that left.
+  std::vector<uint8_t> forward_one(bool zero_checksum) {
+    settings_.gue_ipv6_zero_checksum = zero_checksum;
+    start_worker(1000, false);
+    inet_pton(AF_INET6, "2001:db8::2", port_.local_ipv6);
+    port_.has_ipv6 = 1;
+    ctl::TableContent content;
+    content.flow_hash_seed = kSeed;
+    ctl::VipContent vip;
+    vip.name = "web6";
+    vip.endpoint = *Endpoint::parse("[2001:db8::100]:80");
+    vip.mode = abi::ForwardMode::kDsrGue;
+    vip.protocol = abi::L4Protocol::kTcp;
+    vip.table_size = kTableSize;
+    std::vector<ctl::MaglevBackend> weighted;
+    for (const auto& [name, address] : {std::pair{"gw1", "[2001:db8::11]:80"}, std::pair{"gw2", "[2001:db8::12]:80"}}) {
+      const Endpoint endpoint = *Endpoint::parse(address);
+      vip.members.push_back({name, endpoint, 1, abi::BackendState::kUp});
+      weighted.push_back({endpoint, 1u});
+    }
+    const auto table = ctl::MaglevTable::build(weighted, kTableSize);
+    vip.slots.assign(table->slots().begin(), table->slots().end());
+    content.vips.push_back(vip);
+    EXPECT_TRUE(writer_->publish(content).ok());
+    auto segment = TableSegment::attach(dir_.file("tables"), MappedFile::Access::kReadOnly);
+    auto snapshot = segment->snapshot();
+    snapshot_ = std::move(*snapshot);
+    worker_->set_table(snapshot_.view, snapshot_.generation);
+    FrameSpec spec;
+    spec.src = "2001:db8:1::7";
+    spec.dst = "2001:db8::100";
+    spec.payload.assign(100, 0xab);
+    inner_ = build_frame(spec);
+    rte_mbuf* m = test::make_mbuf(inner_);
+    worker_->process_burst(port_, &m, 1);
+    const auto frames = test::drain_port();
+    EXPECT_EQ(frames.size(), 1u);
+    return frames.empty() ? std::vector<uint8_t>{} : frames[0];
+  }
+
+  // The one's-complement sum of the outer UDP datagram with its IPv6 pseudo-header
+  // (0xffff when the checksum in it is right).
+  static uint16_t udp6_sum(const std::vector<uint8_t>& frame) {
+    const size_t udp = 14 + 40;
+    const size_t length = frame.size() - udp;
+    uint32_t sum = 17 + static_cast<uint32_t>(length);
+    for (size_t i = 14 + 8; i < udp; i += 2) sum += (frame[i] << 8) | frame[i + 1];  // addresses
+    for (size_t i = udp; i < frame.size(); i += 2) {
+      sum += (frame[i] << 8) | (i + 1 < frame.size() ? frame[i + 1] : 0);
+    }
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+  }
+
+  std::vector<uint8_t> inner_;
+};
+
+TEST_F(GueIpv6Test, TheOuterUdpChecksumCoversThePacketByDefault) {
+  const std::vector<uint8_t> out = forward_one(false);
+  ASSERT_EQ(out.size(), inner_.size() + 40 + 8);
+  ASSERT_EQ(out[20], 17) << "IPv6 next header: UDP";
+  EXPECT_EQ((out[54 + 2] << 8) | out[54 + 3], 6080) << "to the GUE port";
+  EXPECT_NE((out[54 + 6] << 8) | out[54 + 7], 0);
+  EXPECT_EQ(udp6_sum(out), 0xffff) << "a valid UDP checksum over the whole tunnelled packet";
+  EXPECT_TRUE(std::equal(inner_.begin() + 14, inner_.end(), out.begin() + 62)) << "the inner packet unchanged";
+}
+
+TEST_F(GueIpv6Test, WithZeroChecksumTheOuterUdpChecksumIsZero) {
+  const std::vector<uint8_t> out = forward_one(true);
+  ASSERT_EQ(out.size(), inner_.size() + 40 + 8);
+  ASSERT_EQ(out[20], 17);
+  EXPECT_EQ((out[54 + 6] << 8) | out[54 + 7], 0) << "RFC 6935: zero UDP checksum for the tunnel";
+  EXPECT_TRUE(std::equal(inner_.begin() + 14, inner_.end(), out.begin() + 62)) << "the inner packet unchanged";
+  EXPECT_EQ(lcore_.drops[static_cast<uint32_t>(DropReason::kNoLocalAddress)], 0u);
 }
 
 class FullNatTest : public WorkerTest {
