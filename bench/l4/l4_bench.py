@@ -7,6 +7,7 @@ median and range over rounds with the CPU each used. Writes l4-TIMESTAMP.json an
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -157,6 +158,11 @@ def main():
     finally:
         for server in servers:
             server.stop()
+    failed = [r for r in rows if r["value"] is None]
+    if failed:
+        print(f"{len(failed)} measurements failed; the processes' logs are in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     summary = summarise(rows, contenders)
     print_summary(summary)
     stamp = time.strftime("%Y%m%d-%H%M%S")
