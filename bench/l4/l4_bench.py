@@ -13,8 +13,8 @@ import sys
 import tempfile
 import time
 
-from contenders import (SERVERS, BULK, Direct, Eclb, Haproxy, Lab, NftablesDnat, NginxStream, Process,
-                        render, wait_for)
+from contenders import (BULK, SERVERS, VIP, Direct, Eclb, Haproxy, Lab, NftablesDnat, NginxStream, Process,
+                        render, run, wait_for)
 from loads import LOADS, CpuMeter, others_busy
 
 parser = argparse.ArgumentParser()
@@ -42,9 +42,9 @@ def start_servers(lab):
         config = render("server_nginx.conf", lab.work, saved_as=f"{gw}.conf", name=gw)
         servers.append(Process(f"{gw}-nginx", ["nginx", "-e", "stderr", "-c", config], lab.work,
                                netns=lab.ns(gw)))
-        os.system(f"ip netns exec {lab.ns(gw)} ip addr add 10.99.0.100/32 dev lo")
-        os.system(f"ip netns exec {lab.ns(gw)} sysctl -qw net.ipv4.conf.all.arp_ignore=1 "
-                  "net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.lo.rp_filter=0")
+        run(lab.ns(gw), "ip", "addr", "add", f"{VIP}/32", "dev", "lo")
+        run(lab.ns(gw), "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
+            "net.ipv4.conf.lo.rp_filter=0")
     bulk_ns = lab.ns(GATEWAYS[SERVERS.index(BULK)])
     servers.append(Process("iperf3-server", ["iperf3", "-s"], lab.work, netns=bulk_ns))
     return servers
