@@ -112,6 +112,10 @@ class Contender:
     def pids(self):
         return [p.popen.pid for p in self.processes]
 
+    def alive(self):
+        """Whether every process of this balancer still runs (the kernel's always does)."""
+        return all(p.alive() for p in self.processes)
+
     def start(self):
         raise NotImplementedError
 
@@ -178,7 +182,7 @@ class Eclb(Contender):
         self.mode = mode
         self.idle_sleep_us = idle_sleep_us
         self.name = f"eclb {mode}" + (f" (idle sleep {idle_sleep_us} us)" if idle_sleep_us else "")
-        self.flows = f"/dev/hugepages/eclb-l4bench-{os.getpid()}"
+        self.flows = f"/dev/hugepages/{lab.prefix}flows"  # l4_bench.sh removes it however the run ends
 
     def pids(self):
         return [self.dataplane.popen.pid]

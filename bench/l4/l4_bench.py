@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,8 +138,12 @@ def main():
                         meter = CpuMeter(contender.pids())
                         meter.start()
                         began = time.monotonic()
-                        result = measure(contender, args.seconds)
+                        result = measure(contender, args.seconds) if contender.alive() else {}
                         result["cpu"] = meter.stop(time.monotonic() - began)
+                        if not contender.alive():
+                            # A figure taken while the balancer died measures nothing.
+                            result.update(value=None, error="the balancer is not running (exited during or "
+                                          "before this load)")
                         result.update(contender=contender.name, load=load, round=round_index + 1,
                                       quiet_before=bool(quiet))
                         if isinstance(contender, Eclb):
@@ -149,7 +154,11 @@ def main():
                               f"  errors {result.get('errors', 0)}  cpu {result['cpu']}"
                               + ("" if quiet else "  (the machine was not quiet before it)")
                               + (f"  drops {result['drops']}" if result.get("drops") else ""), flush=True)
-                except RuntimeError as error:
+                except (RuntimeError, subprocess.CalledProcessError) as error:
+                    # A contender that cannot start (or a lab command that failed) costs
+                    # its own figures in this round, not the whole run.
+                    if isinstance(error, subprocess.CalledProcessError):
+                        error = RuntimeError(f"{' '.join(error.cmd)}: {(error.stderr or '').strip()}")
                     print(f"round {round_index + 1} {contender.name}: {error}", flush=True)
                     rows += [{"contender": contender.name, "load": load, "round": round_index + 1, "value": None,
                               "error": str(error)} for load in LOADS]

@@ -37,7 +37,8 @@ done
 
 export TOPO_PREFIX="eclbl4$$-"
 source "$here/../../tests/integration/lib/topology.sh"
-trap topo_down EXIT
+# The namespaces, and the eclb contenders' flow table in hugepages, go however the run ends.
+trap 'topo_down; rm -f "/dev/hugepages/${TOPO_PREFIX}flows"' EXIT
 topo_up
 # The bridge is the lab's switch: no netfilter on frames it forwards (br_netfilter's
 # default in a new namespace), which cost every contender about a quarter of its bulk rate.

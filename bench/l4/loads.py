@@ -24,7 +24,10 @@ def wrk(targets, seconds, close):
             "-s", os.path.join(HERE, "targets.lua"), f"http://{targets[0]}/"]
     if close:
         argv[1:1] = ["-H", "Connection: close"]
-    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 30)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        return {"value": None, "error": f"wrk did not finish within {seconds + 30} s"}
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     if out.returncode != 0 or not rate:
         return {"value": None, "error": (out.stderr or out.stdout).strip()[-300:]}
@@ -38,8 +41,11 @@ def wrk(targets, seconds, close):
 
 def iperf3(target, seconds, reverse=False):
     """Gbit/s received over one TCP stream: client to server, or (reverse) server to client."""
-    out = subprocess.run(["iperf3", "-c", target, "-t", str(seconds), "-J", "--connect-timeout", "3000"]
-                         + (["-R"] if reverse else []), capture_output=True, text=True, timeout=seconds + 30)
+    try:
+        out = subprocess.run(["iperf3", "-c", target, "-t", str(seconds), "-J", "--connect-timeout", "3000"]
+                             + (["-R"] if reverse else []), capture_output=True, text=True, timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        return {"value": None, "error": f"iperf3 did not finish within {seconds + 30} s"}
     try:
         result = json.loads(out.stdout)
     except ValueError:
