@@ -7,6 +7,13 @@
 
 namespace eclb::dp {
 
+// Host <-> network order of a 16-bit value. DPDK's rte_cpu_to_be_16 is an `xchg` in
+// inline asm for a value not known at compile time, which the compiler can neither fold
+// into a load or store nor schedule around; the builtin is a plain rotate it can.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+constexpr uint16_t to_be16(uint16_t host) noexcept { return __builtin_bswap16(host); }
+constexpr uint16_t from_be16(uint16_t network) noexcept { return __builtin_bswap16(network); }
+
 inline uint16_t load_be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline uint32_t load_be32(const uint8_t* p) noexcept {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];

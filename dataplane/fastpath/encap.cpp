@@ -4,6 +4,7 @@
 namespace eclb::dp {
 
 bool encapsulate(rte_mbuf* m, const PacketView& view, abi::ForwardMode mode, const TunnelParams& params) noexcept {
+  if (m->nb_segs != 1) return false;
   const bool ipv6 = view.key.family == abi::AddressFamily::kIpv6;
   const bool gue = mode == abi::ForwardMode::kDsrGue;
   if (ipv6) return gue ? encapsulate_as<true, true>(m, view, params) : encapsulate_as<true, false>(m, view, params);

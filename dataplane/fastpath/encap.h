@@ -47,7 +47,8 @@ struct TunnelParams {
 // IPv4 header checksum and the IPv6 UDP checksum are computed (IPv4 UDP checksum 0; over
 // IPv6 also 0 when asked, RFC 6935: the tunnel's inner packet carries its own checksums,
 // and summing the whole payload is most of the IPv6 GUE path's cost).
-// Returns false, leaving the packet unchanged, if the mbuf has too little headroom.
+// Returns false, leaving the packet unchanged, if the mbuf has too little headroom or is
+// not a single segment (the worker drops chains on receipt).
 bool encapsulate(rte_mbuf* m, const PacketView& view, abi::ForwardMode mode, const TunnelParams& params) noexcept;
 
 namespace detail {
@@ -62,17 +63,21 @@ inline void move_l2(uint8_t* front, uint16_t overhead, uint16_t l2) noexcept {
 
 }  // namespace detail
 
-// encapsulate() for one (family, mode), inlined into the worker's forward path of that pair.
+// encapsulate() for one (family, mode), inlined into the worker's forward path of that
+// pair; `m` must be a single segment.
 template <bool kIpv6, bool kGue>
 inline bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelParams& params) noexcept {
   constexpr uint16_t kIpHeader = kIpv6 ? 40 : 20;
   constexpr uint16_t kOverhead = kGue ? kIpHeader + 8 : kIpHeader;
   const uint16_t l2 = view.l3_offset;
-  // Drop Ethernet padding so the outer length fields describe exactly the inner packet.
-  const uint32_t frame = uint32_t{l2} + view.l3_length;
-  if (rte_pktmbuf_pkt_len(m) > frame) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame));
-  uint8_t* front = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kOverhead));
-  if (front == nullptr) return false;
+  if (rte_pktmbuf_headroom(m) < kOverhead) [[unlikely]] return false;
+  // A single segment (see encapsulate()): its new length is set outright, which also drops
+  // Ethernet padding, so the outer length fields describe exactly the inner packet.
+  const auto length = static_cast<uint16_t>(l2 + kOverhead + view.l3_length);
+  m->data_off = static_cast<uint16_t>(m->data_off - kOverhead);
+  m->data_len = length;
+  m->pkt_len = length;
+  uint8_t* front = rte_pktmbuf_mtod(m, uint8_t*);
   detail::move_l2(front, kOverhead, l2);
   uint8_t* outer = front + l2;
   const uint8_t* inner = outer + kOverhead;
@@ -92,9 +97,9 @@ inline bool encapsulate_as(rte_mbuf* m, const PacketView& view, const TunnelPara
     // stored once: reading back bytes just stored one at a time (or a spilled array)
     // stalls on store forwarding.
     const uint32_t w0 = 0x45u | uint32_t{inner[1]} << 8 |  // version, IHL; DSCP and ECN from the inner header
-                        uint32_t{rte_cpu_to_be_16(static_cast<uint16_t>(kOverhead + inner_length))} << 16;
-    const uint32_t w1 = uint32_t{rte_cpu_to_be_16(params.ip_id)} |
-                        uint32_t{rte_cpu_to_be_16(view.dont_fragment ? uint16_t{0x4000} : uint16_t{0})} << 16;
+                        uint32_t{to_be16(static_cast<uint16_t>(kOverhead + inner_length))} << 16;
+    const uint32_t w1 = uint32_t{to_be16(params.ip_id)} |
+                        uint32_t{to_be16(view.dont_fragment ? uint16_t{0x4000} : uint16_t{0})} << 16;
     const uint32_t w2 = 64u | uint32_t{kGue ? kProtoUdp : kProtoIpip} << 8;  // TTL, protocol, checksum 0
     uint32_t w3, w4;
     std::memcpy(&w3, params.outer_src, 4);

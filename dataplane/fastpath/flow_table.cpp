@@ -15,8 +15,6 @@ static_assert(offsetof(abi::FlowEntry, src) == offsetof(abi::FlowKey, src) &&
                   offsetof(abi::FlowEntry, protocol) == offsetof(abi::FlowKey, protocol),
               "a FlowEntry starts with its FlowKey, so keys compare as its first 40 bytes");
 
-constexpr uint16_t signature_of(uint64_t hash) noexcept { return static_cast<uint16_t>(hash >> 48) | 1; }
-
 // Eviction class of a live (unexpired) entry; lower goes first.
 constexpr uint32_t eviction_class(FlowState state) noexcept {
   switch (state) {
@@ -74,17 +72,7 @@ abi::FlowEntry* FlowTable::find(const abi::FlowKey& key, uint64_t hash, uint8_t 
     way = way_of(bucket_index, key, hash);
     if (way == UINT32_MAX) return nullptr;
   }
-  abi::FlowBucket& bucket = buckets_[bucket_index];
-  const FlowState state = bucket.state[way];
-  if (now_s - bucket.last_seen_s[way] > timeout_of(state)) {
-    // Expired: free the way so the flow is inserted afresh (never twice in the table).
-    bucket.signature[way] = 0;
-    --*occupied_;
-    return nullptr;
-  }
-  bucket.last_seen_s[way] = now_s;
-  bucket.state[way] = key.protocol == 6 ? next_state(state, tcp_flags) : state;
-  return &entries_[bucket_index * abi::kFlowWays + way];
+  return settle(bucket_index * abi::kFlowWays + way, key.protocol, tcp_flags, now_s);
 }
 
 const abi::FlowEntry* FlowTable::peek(const abi::FlowKey& key, uint64_t hash, uint32_t now_s) const noexcept {

@@ -79,22 +79,28 @@ class FlowTable {
   // For a burst: prefetch_entry reads each packet's bucket (independent loads, which
   // overlap) and prefetches the entry line of the way whose signature matches, so the
   // lookups that follow hit the cache instead of paying two dependent DRAM misses each.
+  // It returns that way's entry index as a hint for find(), which then checks the one
+  // way instead of comparing the bucket's signatures a second time.
   // prefetch() of the bucket line alone is measured by flow_table_bench; the worker does
   // not use it (slower on this VM, see worker.cpp).
+  static constexpr uint32_t kNoHint = UINT32_MAX;
   uint32_t first_bucket(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash) & mask_; }
   uint32_t second_bucket(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash >> 28) & mask_; }
   void prefetch(uint64_t hash) const noexcept { prefetch_line(&buckets_[first_bucket(hash)]); }
-  void prefetch_entry(uint64_t hash) const noexcept {
+  uint32_t prefetch_entry(uint64_t hash) const noexcept {
     const uint32_t bucket_index = first_bucket(hash);
     const abi::FlowBucket& bucket = buckets_[bucket_index];
     const uint32_t matches = signature_matches(bucket, hash);
     if (matches != 0) {
-      prefetch_line(&entries_[bucket_index * abi::kFlowWays + first_way(matches)]);
-    } else if (bucket.overflowed != 0) {
-      prefetch_line(&buckets_[second_bucket(hash)]);
+      const uint32_t index = bucket_index * abi::kFlowWays + first_way(matches);
+      prefetch_line(&entries_[index]);
+      return index;
     }
+    if (bucket.overflowed != 0) prefetch_line(&buckets_[second_bucket(hash)]);
+    return kNoHint;
   }
 
+  static constexpr uint16_t signature_of(uint64_t hash) noexcept { return static_cast<uint16_t>(hash >> 48) | 1; }
   // Ways of `bucket` whose signature matches `hash`, two mask bits per way (SSE2: the
   // eight 16-bit signatures compared at once, no per-way branch).
   static uint32_t signature_matches(const abi::FlowBucket& bucket, uint64_t hash) noexcept {
@@ -120,6 +126,20 @@ class FlowTable {
   // The live entry of `key`, with its last-seen time refreshed and its TCP state
   // advanced by `tcp_flags`; nullptr if absent or expired.
   abi::FlowEntry* find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s) noexcept;
+  // find() that first tries the way prefetch_entry() returned for `hash`. The hint may be
+  // stale (a packet earlier in the burst inserted, evicted or expired that way): it is
+  // taken only if the way still holds the signature and the key, else the full lookup runs.
+  abi::FlowEntry* find(const abi::FlowKey& key, uint64_t hash, uint8_t tcp_flags, uint32_t now_s,
+                       uint32_t hint) noexcept {
+    if (hint != kNoHint) [[likely]] {
+      const uint32_t bucket_index = hint / abi::kFlowWays;
+      const uint32_t way = hint % abi::kFlowWays;
+      if (buckets_[bucket_index].signature[way] == signature_of(hash) && holds(entries_[hint], key)) [[likely]] {
+        return settle(hint, key.protocol, tcp_flags, now_s);
+      }
+    }
+    return find(key, hash, tcp_flags, now_s);
+  }
 
   // The live entry of `key` without touching it (for ICMP errors about the flow).
   const abi::FlowEntry* peek(const abi::FlowKey& key, uint64_t hash, uint32_t now_s) const noexcept;
@@ -194,15 +214,33 @@ class FlowTable {
     return abi::FlowState::kTcpEstablished;
   }
   uint32_t timeout_of(abi::FlowState state) const noexcept {
-    return timeout_by_state_[static_cast<uint8_t>(state) % kStates];
+    return timeout_by_state_[static_cast<uint8_t>(state) & (kStates - 1)];
   }
 
  private:
   bool take_guard_token(uint32_t now_s) noexcept;
+  // The found way of a key: nullptr and the way freed if it has expired (so the flow is
+  // inserted afresh, never twice in the table), else refreshed and its entry.
+  abi::FlowEntry* settle(uint32_t index, uint8_t protocol, uint8_t tcp_flags, uint32_t now_s) noexcept {
+    abi::FlowBucket& bucket = buckets_[index / abi::kFlowWays];
+    const uint32_t way = index % abi::kFlowWays;
+    const abi::FlowState state = bucket.state[way];
+    if (now_s - bucket.last_seen_s[way] > timeout_of(state)) [[unlikely]] {
+      bucket.signature[way] = 0;
+      --*occupied_;
+      return nullptr;
+    }
+    bucket.last_seen_s[way] = now_s;
+    bucket.state[way] = protocol == 6 ? next_state(state, tcp_flags) : state;
+    return &entries_[index];
+  }
   // The entry of `key` in `bucket_index`, live or expired; UINT32_MAX if absent.
   uint32_t way_of(uint32_t bucket_index, const abi::FlowKey& key, uint64_t hash) const noexcept;
 
-  static constexpr uint32_t kStates = 6;
+  // Room for every FlowState (six), a power of two so a state read from the shared table
+  // is masked into range with an AND (timeout_of runs per packet); an unknown one has
+  // timeout 0, so it expires within a second.
+  static constexpr uint32_t kStates = 8;
 
   uint64_t* occupied_ = nullptr;
   uint32_t timeout_by_state_[kStates] = {};

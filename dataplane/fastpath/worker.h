@@ -15,6 +15,7 @@
 #include "common/table_view.h"
 #include "abi/stats_region.h"
 #include "dataplane/fastpath/flow_table.h"
+#include "dataplane/fastpath/lcore_counter.h"
 #include "dataplane/fastpath/nat_port_hints.h"
 #include "dataplane/fastpath/neighbour_table.h"
 #include "dataplane/fastpath/packet_parser.h"
@@ -118,8 +119,9 @@ class Worker {
   };
 
   void classify(WorkerPort& port, rte_mbuf* m, Classified& out) noexcept;
+  // `flow_hint`: the flow table's hint for the packet (FlowTable::prefetch_entry).
   void handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
-                         uint64_t hash) noexcept;
+                         uint64_t hash, uint32_t flow_hint) noexcept;
   // Full NAT (worker_nat.cpp).
   void forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
                    const abi::BackendEntry& backend, abi::FlowEntry* entry) noexcept;
@@ -140,7 +142,13 @@ class Worker {
   [[gnu::cold]] void handle_icmp(WorkerPort& port, rte_mbuf* m, const PacketView& view) noexcept;
   [[gnu::cold]] void handle_too_big(WorkerPort& port, rte_mbuf* m, const PacketView& view, uint16_t overhead) noexcept;
   [[gnu::cold]] void to_slow_path(WorkerPort& port, rte_mbuf* m) noexcept;
-  Pick pick_backend(const WorkerPort& port, const PacketView& view, const abi::VipEntry& vip, uint64_t hash) noexcept;
+  // The flow's backend while it may keep it (the established path, inlined), else
+  // pick_new_backend: Maglev's pick for a new flow or one whose backend left (`entry`: the
+  // flow's entry if it has one).
+  Pick pick_backend(const WorkerPort& port, const PacketView& view, const abi::VipEntry& vip, uint64_t hash,
+                    uint32_t flow_hint) noexcept;
+  Pick pick_new_backend(const WorkerPort& port, const PacketView& view, const abi::VipEntry& vip, uint64_t hash,
+                        abi::FlowEntry* entry) noexcept;
   bool source_is_ours(const WorkerPort& port, const PacketView& view) const noexcept;
   // The table's VIP for a destination, remembering the last one found: traffic comes in
   // runs to the same VIP, and a hit costs three compares instead of the index probe.
@@ -179,8 +187,18 @@ class Worker {
   // it has one, else dropped for `reason`.
   void not_ours(const WorkerPort& port, rte_mbuf* m, abi::DropReason reason) noexcept;
   void flush_exception(const WorkerPort& port) noexcept;
-  // Per VIP and per backend packets and bytes of a forwarded packet.
-  void count_forwarded(const abi::VipEntry& vip, const abi::BackendEntry& backend, uint32_t bytes) noexcept;
+  // Per VIP and per backend packets and bytes of a forwarded packet (inline: every
+  // forwarded packet comes here, from both forward paths).
+  void count_forwarded(const abi::VipEntry& vip, const abi::BackendEntry& backend, uint32_t bytes) noexcept {
+    if (vip.id < counters_.max_vips) [[likely]] {
+      add(counters_.vips[vip.id].packets, 1);
+      add(counters_.vips[vip.id].bytes, bytes);
+    }
+    if (backend.id < counters_.max_backends) [[likely]] {
+      add(counters_.backends[backend.id].packets, 1);
+      add(counters_.backends[backend.id].bytes, bytes);
+    }
+  }
   void queue_tx(rte_mbuf* m) noexcept { tx_[tx_count_++] = m; }
   uint16_t flush_tx(WorkerPort& port) noexcept;
 

@@ -21,10 +21,6 @@ namespace {
 
 using abi::DropReason;
 
-inline void add(uint64_t& counter, uint64_t value) noexcept {
-  __atomic_store_n(&counter, counter + value, __ATOMIC_RELAXED);
-}
-
 const uint8_t* nat_address(const WorkerPort& port, abi::AddressFamily family, uint8_t index) noexcept {
   return family == abi::AddressFamily::kIpv6 ? port.nat_ipv6[index] : port.nat_ipv4[index];
 }
@@ -35,8 +31,8 @@ uint32_t toeplitz(const abi::FlowKey& key) noexcept {
     rte_ipv4_tuple tuple{};
     tuple.src_addr = load_be32(key.src);
     tuple.dst_addr = load_be32(key.dst);
-    tuple.sport = rte_be_to_cpu_16(key.src_port_be);
-    tuple.dport = rte_be_to_cpu_16(key.dst_port_be);
+    tuple.sport = from_be16(key.src_port_be);
+    tuple.dport = from_be16(key.dst_port_be);
     return rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN, abi::kRssKey);
   }
   rte_ipv6_tuple tuple{};
@@ -45,8 +41,8 @@ uint32_t toeplitz(const abi::FlowKey& key) noexcept {
     std::memcpy(tuple.src_addr + 4 * i, &src, 4);
     std::memcpy(tuple.dst_addr + 4 * i, &dst, 4);
   }
-  tuple.sport = rte_be_to_cpu_16(key.src_port_be);
-  tuple.dport = rte_be_to_cpu_16(key.dst_port_be);
+  tuple.sport = from_be16(key.src_port_be);
+  tuple.dport = from_be16(key.dst_port_be);
   return rte_softrss(reinterpret_cast<uint32_t*>(&tuple), RTE_THASH_V6_L4_LEN, abi::kRssKey);
 }
 
@@ -79,7 +75,7 @@ abi::FlowEntry* Worker::current_flow(const WorkerPort& port, const abi::NatRever
   }
   const abi::BackendEntry* backend = table_.backend_with_id(entry->backend_id);
   if (backend == nullptr || backend->incarnation != entry->backend_incarnation ||
-      std::memcmp(backend->address, reply.src, 16) != 0 || rte_cpu_to_be_16(backend->port) != reply.src_port_be) {
+      std::memcmp(backend->address, reply.src, 16) != 0 || to_be16(backend->port) != reply.src_port_be) {
     return nullptr;
   }
   return entry;
@@ -116,7 +112,7 @@ void Worker::sweep_nat(uint32_t buckets) noexcept {
   for (uint32_t i = 0; i < buckets; ++i) {
     nat_.sweep_bucket(nat_sweep_bucket_, now_s_, [this](const abi::FlowEntry& entry) {
       const uint8_t slot = nat_hints_.find(entry.family, entry.dst);
-      if (slot != NatPortHints::kNone) nat_hints_.seen(slot, rte_be_to_cpu_16(entry.dst_port_be));
+      if (slot != NatPortHints::kNone) nat_hints_.seen(slot, from_be16(entry.dst_port_be));
     });
     if (++nat_sweep_bucket_ == total) {
       nat_sweep_bucket_ = 0;
@@ -156,7 +152,7 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
   reply.protocol = view.key.protocol;
   std::memcpy(reply.src, backend.address, 16);
   std::memcpy(reply.dst, nat_address(port, family, address_index), family == abi::AddressFamily::kIpv6 ? 16 : 4);
-  reply.src_port_be = rte_cpu_to_be_16(backend.port);
+  reply.src_port_be = to_be16(backend.port);
   const uint16_t first = port.nat_port_first, last = port.nat_port_last;
   const uint32_t range = uint32_t{last} - first + 1;
   // About queue_count candidates per port whose replies reach this worker.
@@ -167,7 +163,7 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
     uint32_t tested = 0;
     const int32_t taken = nat_hints_.find_clear(slot, first, last, nat_hints_.cursor(slot), [&](uint16_t candidate) {
       if (tested++ == budget) return NatPortHints::Verdict::kStop;
-      reply.dst_port_be = rte_cpu_to_be_16(candidate);
+      reply.dst_port_be = to_be16(candidate);
       if (!reply_reaches_us(port, reply)) return NatPortHints::Verdict::kNext;
       if (take_nat_port(port, view, reply, entry)) return NatPortHints::Verdict::kTake;
       nat_hints_.mark(slot, candidate);  // held after all (towards another backend): say so
@@ -177,7 +173,7 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
       nat_hints_.mark(slot, static_cast<uint16_t>(taken));
       nat_hints_.set_cursor(slot, static_cast<uint16_t>(taken == last ? first : taken + 1));
       entry.nat_address = address_index;
-      return rte_cpu_to_be_16(static_cast<uint16_t>(taken));
+      return to_be16(static_cast<uint16_t>(taken));
     }
   }
   // 2. Every port is held by some flow of this worker (or the address has no hints): a
@@ -185,7 +181,7 @@ uint16_t Worker::allocate_nat_port(const WorkerPort& port, const PacketView& vie
   //    that expired since the last sweep, still serves. Bounded probes from a cursor.
   for (uint32_t attempt = 0; attempt < budget; ++attempt) {
     const auto candidate = static_cast<uint16_t>(first + (nat_cursor_++ % range));
-    reply.dst_port_be = rte_cpu_to_be_16(candidate);
+    reply.dst_port_be = to_be16(candidate);
     if (!reply_reaches_us(port, reply)) continue;
     if (!take_nat_port(port, view, reply, entry)) continue;
     if (slot != NatPortHints::kNone) nat_hints_.mark(slot, candidate);
@@ -205,7 +201,7 @@ void Worker::close_reply_direction(const WorkerPort& port, const PacketView& vie
   std::memcpy(reply.src, backend.address, 16);
   std::memcpy(reply.dst, nat_address(port, view.key.family, entry.nat_address),
               view.key.family == abi::AddressFamily::kIpv6 ? 16 : 4);
-  reply.src_port_be = rte_cpu_to_be_16(backend.port);
+  reply.src_port_be = to_be16(backend.port);
   reply.dst_port_be = entry.nat_port_be;
   nat_.find(reply, abi::flow_hash(reply, seed_), view.tcp_flags, now_s_);
 }
@@ -238,7 +234,7 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
   std::memcpy(entry->peer_mac, frame + 6, 6);  // replies go back to where the client's packets came from
   if (settings_.tcp_mss_clamp != 0) clamp_mss(frame, view, settings_.tcp_mss_clamp);
   rewrite_tuple(frame, view, nat_address(port, view.key.family, entry->nat_address), entry->nat_port_be,
-                backend.address, rte_cpu_to_be_16(backend.port));
+                backend.address, to_be16(backend.port));
   NeighbourTable::unpack(mac, frame);
   std::memcpy(frame + 6, port.mac, 6);
   const uint32_t frame_length = uint32_t{view.l3_offset} + view.l3_length;

@@ -121,6 +121,22 @@ TEST(EncapTest, NoHeadroomLeavesThePacketUnchanged) {
   rte_pktmbuf_free(m);
 }
 
+TEST(EncapTest, AChainedMbufIsRefusedUnchanged) {
+  // The worker drops chains on receipt; encapsulation sets a single segment's length outright.
+  const auto frame = build_frame(FrameSpec{});
+  rte_mbuf* m = make_mbuf(frame);
+  const PacketView view = view_of(m);
+  rte_mbuf* tail = make_mbuf(std::vector<uint8_t>(4, 0xEE));
+  ASSERT_EQ(rte_pktmbuf_chain(m, tail), 0);
+  const uint32_t length = rte_pktmbuf_pkt_len(m);
+  const uint16_t offset = m->data_off;
+  const uint8_t src[4] = {10, 0, 0, 2}, dst[4] = {10, 0, 0, 11};
+  EXPECT_FALSE(encapsulate(m, view, abi::ForwardMode::kDsrIpip, TunnelParams{src, dst, 0, 6080, 0}));
+  EXPECT_EQ(rte_pktmbuf_pkt_len(m), length);
+  EXPECT_EQ(m->data_off, offset);
+  rte_pktmbuf_free(m);
+}
+
 TEST(IcmpTest, EchoReplySwapsAddressesWithValidChecksums) {
   FrameSpec spec;
   spec.protocol = 1;

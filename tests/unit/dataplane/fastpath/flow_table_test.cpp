@@ -119,6 +119,56 @@ TEST_F(FlowTableTest, ClaimKeepsOneCopyOfAKey) {
   EXPECT_EQ(table_.entries(), 2u);
 }
 
+// The hint prefetch_entry() returns lets find() check one way; a packet earlier in the
+// burst may have changed that way since, so the hint is checked, never trusted.
+TEST_F(FlowTableTest, AHintIsCheckedNotTrusted) {
+  // Keys 1 and 2 share a signature (hash(i) >> 48 is i + 1, and signatures set bit 0).
+  abi::FlowEntry* one = add(1, FlowState::kTcpEstablished, 100);
+  abi::FlowEntry* two = add(2, FlowState::kTcpEstablished, 100);
+  ASSERT_NE(one, two);
+  const uint32_t hint = table_.prefetch_entry(hash(2));
+  ASSERT_EQ(hint, table_.index_of(one)) << "the first way with the signature";
+  EXPECT_EQ(table_.find(key(2), hash(2), 0x10, 101, hint), two) << "another key in that way: the full lookup";
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x10, 101, table_.prefetch_entry(hash(1))), one);
+  EXPECT_EQ(table_.prefetch_entry(hash(3)), FlowTable::kNoHint);
+  EXPECT_EQ(table_.find(key(3), hash(3), 0x10, 101, FlowTable::kNoHint), nullptr);
+}
+
+TEST_F(FlowTableTest, AHintToAFreedWayIsNotAHit) {
+  make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
+  add(1, FlowState::kTcpSynSeen, 100);
+  const uint32_t hint = table_.prefetch_entry(hash(1));
+  ASSERT_NE(hint, FlowTable::kNoHint);
+  // Expired, found so by a lookup earlier in the burst and its way freed: the way still
+  // holds the key's bytes.
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x10, 200), nullptr);
+  EXPECT_EQ(table_.entries(), 0u);
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x10, 200, hint), nullptr) << "a freed way is not a hit";
+  EXPECT_EQ(table_.entries(), 0u) << "nor freed a second time";
+  abi::FlowEntry* again = add(1, FlowState::kTcpSynSeen, 200);
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x10, 201, hint), again) << "inserted again: found again";
+}
+
+TEST_F(FlowTableTest, AnExpiredEntryFoundByItsHintIsFreed) {
+  make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
+  add(1, FlowState::kTcpSynSeen, 100);
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x10, 200, table_.prefetch_entry(hash(1))), nullptr);
+  EXPECT_EQ(table_.entries(), 0u);
+  EXPECT_EQ(buckets_[0].signature[0], 0u);
+}
+
+TEST_F(FlowTableTest, AStateOutsideTheEnumExpiresWithinASecond) {
+  // The table lives in shared memory; a state no version wrote must not index past the
+  // timeouts, nor keep its way for long.
+  add(1, FlowState::kTcpEstablished, 100);
+  for (const uint8_t state : {6, 7, 0x0F, 0xFF}) {
+    buckets_[0].state[0] = static_cast<FlowState>(state);
+    EXPECT_EQ(table_.timeout_of(buckets_[0].state[0]), 0u) << int{state};
+  }
+  EXPECT_EQ(table_.find(key(1), hash(1), 0x10, 101), nullptr);
+  EXPECT_EQ(table_.entries(), 0u);
+}
+
 TEST_F(FlowTableTest, ASweepFreesExpiredWaysAndVisitsLiveOnes) {
   make(FlowTimeouts{5, 1000, 15, 5, 60}, {});
   add(1, FlowState::kTcpSynSeen, 100);
