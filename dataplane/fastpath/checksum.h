@@ -12,13 +12,15 @@ namespace eclb::dp {
 // memory order: an IPv4 header (5 to 15 words) sums to 0xFFFF when its checksum is
 // right, and ~sum of a header with a zero checksum field is the checksum to store.
 // Five 32-bit adds instead of the generic 16-bit loop (rte_raw_cksum).
-// A one's complement sum of 32-bit words (at most 2^32 of them) folded to 16 bits.
+// A sum of 32-bit words (any 64-bit value) folded to 16 bits with end-around carries.
+// 64 -> 32: the halves' sum is below 2^33, so adding its carry back cannot carry again.
+// 32 -> 16: adding the value rotated by 16 puts hi + lo + (the carry out of lo + hi) in
+// the high half, which is the one's complement sum of the halves (per packet: two of these).
 inline uint16_t fold_ones(uint64_t sum) noexcept {
-  sum = (sum & 0xFFFFFFFF) + (sum >> 32);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
+  const uint64_t halves = (sum & 0xFFFFFFFF) + (sum >> 32);
+  uint32_t folded = static_cast<uint32_t>(halves) + static_cast<uint32_t>(halves >> 32);
+  folded += folded >> 16 | folded << 16;
+  return static_cast<uint16_t>(folded >> 16);
 }
 
 inline uint16_t ones_sum32(const uint8_t* data, uint32_t words) noexcept {
