@@ -180,8 +180,11 @@ def main():
         json.dump({"rounds": args.rounds, "seconds": args.seconds, "cpus": os.cpu_count(),
                    "idle_sleep_us": args.idle_sleep_us, "summary": summary, "rows": rows}, f, indent=2)
     png_path = os.path.join(args.out, f"l4-{stamp}.png")
-    plot(summary, png_path)
-    print(f"wrote {json_path} and {png_path}")
+    try:
+        plot(summary, png_path)
+        print(f"wrote {json_path} and {png_path}")
+    except ImportError as error:  # a Python without Debian's python3-matplotlib (a pyenv shim first in PATH)
+        print(f"wrote {json_path}; no chart: {error} in {sys.executable}")
 
 
 if __name__ == "__main__":

@@ -184,6 +184,23 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else {}
 
 
+def plot(result, args, png_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = ["testpmd io\n(ceiling)"] + [f"eclb\n{name}" for name in result["scenarios"]]
+    # rx_mpps counts every packet eclb handled; for fullnat that is both directions.
+    values = [result["ceiling_mpps"].get("median", 0)] + [s["rx_mpps"]["median"] for s in result["scenarios"].values()]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bars = ax.bar(names, values, color=["#888888", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"][:len(values)])
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, value, f"{value:.2f}", ha="center", va="bottom")
+    ax.set_ylabel(f"Mpps per worker core (64-byte frames), median of {args.runs}")
+    ax.set_title(f"eclb-dataplane over memif, {args.flows} flows, {result['machine']['cores']} vCPU")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+
+
 def main():
     write_config()
     workers = 1  # -l 0,1: lcore 0 runs the control loop, lcore 1 the worker
@@ -231,23 +248,12 @@ def main():
     json_path = os.path.join(args.out, f"traffic-{stamp}.json")
     with open(json_path, "w") as f:
         json.dump(result, f, indent=2)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    names = ["testpmd io\n(ceiling)"] + [f"eclb\n{name}" for name in result["scenarios"]]
-    # rx_mpps counts every packet eclb handled; for fullnat that is both directions.
-    values = [result["ceiling_mpps"].get("median", 0)] + [s["rx_mpps"]["median"] for s in result["scenarios"].values()]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    bars = ax.bar(names, values, color=["#888888", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"][:len(values)])
-    for bar, value in zip(bars, values):
-        ax.text(bar.get_x() + bar.get_width() / 2, value, f"{value:.2f}", ha="center", va="bottom")
-    ax.set_ylabel(f"Mpps per worker core (64-byte frames), median of {args.runs}")
-    ax.set_title(f"eclb-dataplane over memif, {args.flows} flows, {result['machine']['cores']} vCPU")
-    fig.tight_layout()
     png_path = os.path.join(args.out, f"traffic-{stamp}.png")
-    fig.savefig(png_path, dpi=100)
-
-    print(f"wrote {json_path} and {png_path}")
+    try:
+        plot(result, args, png_path)
+        print(f"wrote {json_path} and {png_path}")
+    except ImportError as error:  # a Python without Debian's python3-matplotlib (a pyenv shim first in PATH)
+        print(f"wrote {json_path}; no chart: {error} in {sys.executable}")
     subprocess.run(["rm", "-rf", work])
 
 
