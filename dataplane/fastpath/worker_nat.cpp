@@ -21,6 +21,14 @@ namespace {
 
 using abi::DropReason;
 
+// Drops Ethernet padding: the frame ends where the IP packet does. The worker has
+// dropped chained mbufs on receipt, so the one segment's length is set outright.
+inline void trim_to_packet(rte_mbuf* m, const PacketView& view) noexcept {
+  const auto length = static_cast<uint16_t>(view.l3_offset + view.l3_length);
+  m->data_len = length;
+  m->pkt_len = length;
+}
+
 const uint8_t* nat_address(const WorkerPort& port, abi::AddressFamily family, uint8_t index) noexcept {
   return family == abi::AddressFamily::kIpv6 ? port.nat_ipv6[index] : port.nat_ipv4[index];
 }
@@ -231,14 +239,17 @@ void Worker::forward_nat(WorkerPort& port, rte_mbuf* m, const PacketView& view, 
     return;
   }
   if (view.tcp_flags & (kTcpFin | kTcpRst)) [[unlikely]] close_reply_direction(port, view, backend, *entry);
-  std::memcpy(entry->peer_mac, frame + 6, 6);  // replies go back to where the client's packets came from
-  if (settings_.tcp_mss_clamp != 0) clamp_mss(frame, view, settings_.tcp_mss_clamp);
+  // Replies go back to where the client's packets came from. Written only when it
+  // changed: the entry's line stays clean (read-only) for the flow's other packets.
+  if (std::memcmp(entry->peer_mac, frame + 6, 6) != 0) [[unlikely]] std::memcpy(entry->peer_mac, frame + 6, 6);
+  if ((view.tcp_flags & kTcpSyn) && settings_.tcp_mss_clamp != 0) [[unlikely]] {
+    clamp_mss(frame, view, settings_.tcp_mss_clamp);
+  }
   rewrite_tuple(frame, view, nat_address(port, view.key.family, entry->nat_address), entry->nat_port_be,
                 backend.address, to_be16(backend.port));
   NeighbourTable::unpack(mac, frame);
   std::memcpy(frame + 6, port.mac, 6);
-  const uint32_t frame_length = uint32_t{view.l3_offset} + view.l3_length;
-  if (rte_pktmbuf_pkt_len(m) > frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_length));
+  trim_to_packet(m, view);
   count_forwarded(vip, backend, view.l3_length);
   queue_tx(m);
 }
@@ -268,8 +279,7 @@ void Worker::handle_reply(WorkerPort& port, rte_mbuf* m, const PacketView& view,
   rewrite_tuple(frame, view, entry->dst, entry->dst_port_be, entry->src, entry->src_port_be);
   std::memcpy(frame, entry->peer_mac, 6);
   std::memcpy(frame + 6, port.mac, 6);
-  const uint32_t frame_length = uint32_t{view.l3_offset} + view.l3_length;
-  if (rte_pktmbuf_pkt_len(m) > frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_length));
+  trim_to_packet(m, view);
   add(counters_.lcore->nat_replies, 1);
   queue_tx(m);
 }

@@ -641,6 +641,21 @@ TEST_F(FullNatTest, ClientTrafficIsTranslatedBothWays) {
   EXPECT_EQ(source_port(send_frame(build_frame(client(50000)))), 40000) << "the flow keeps its mapping";
 }
 
+TEST_F(FullNatTest, RepliesFollowTheClientSideRouterWhenItChanges) {
+  publish(kThree, true);
+  const auto out = send_frame(build_frame(client(50000, 0x02)));
+  ASSERT_FALSE(out.empty());
+  auto back = send_frame(reply_to(out));
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(0, std::memcmp(back.data(), "\x02\0\0\0\0\x10", 6));
+  auto moved = build_frame(client(50000));
+  moved[11] = 0x20;  // the client's packets now arrive from another router
+  ASSERT_FALSE(send_frame(moved).empty());
+  back = send_frame(reply_to(out));
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(0, std::memcmp(back.data(), "\x02\0\0\0\0\x20", 6)) << "the replies follow";
+}
+
 TEST_F(FullNatTest, FullnatSynsKeepTheirEntriesUnderAFlood) {
   publish(kThree, true);
   for (uint32_t i = 0; i < kMinSynFloodPerS + 100; ++i) send_frame(build_frame(client(static_cast<uint16_t>(20000 + i), 0x02)));
