@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -27,13 +28,18 @@ inline constexpr uint32_t kMaxNatAddresses = 8;
 inline constexpr uint32_t kMaxReta = 512;
 inline constexpr uint32_t kMinSynFloodPerS = 1000;  // new-flow SYNs a second that are never a flood
 
-// One port as a worker sees it: its own RX/TX queue pair, addresses and neighbours.
 inline constexpr uint16_t kNoExceptionPort = 0xFFFF;
 
-struct WorkerPort {
+// One port as a worker sees it: its own RX/TX queue pair, addresses and neighbours.
+struct alignas(64) WorkerPort {
+  // What every packet reads, in the first cache line (static_assert below).
   uint16_t port_id = 0;
   uint16_t queue_id = 0;
   uint16_t mtu = 1500;            // L3 MTU of the port
+  // Where traffic the dataplane does not serve goes (a TAP port standing for the kernel),
+  // on this worker's own queue; kNoExceptionPort: dropped and counted.
+  uint16_t exception_port = kNoExceptionPort;
+  uint16_t exception_queue = 0;
   uint8_t mac[6] = {};
   uint8_t local_ipv4[16] = {};    // outer source of IPv4 tunnels; IPv4 in bytes 0-3
   uint8_t local_ipv6[16] = {};
@@ -54,11 +60,9 @@ struct WorkerPort {
   uint16_t queue_count = 1;
   uint16_t reta_size = 0;  // 0: queue = hash % queue_count
   uint16_t reta[kMaxReta] = {};
-  // Where traffic the dataplane does not serve goes (a TAP port standing for the kernel),
-  // on this worker's own queue; kNoExceptionPort: dropped and counted.
-  uint16_t exception_port = kNoExceptionPort;
-  uint16_t exception_queue = 0;
 };
+static_assert(offsetof(WorkerPort, neighbours) + sizeof(WorkerPort::neighbours) <= 64,
+              "the fields every packet reads share one cache line");
 
 // Where the lcore's counters live (its block of the stats region).
 struct WorkerCounters {

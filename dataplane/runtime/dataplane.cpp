@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <thread>
 
 #include "common/log.h"
@@ -207,7 +208,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const DataplaneOptions& opti
     auto reader = TableReader::claim(*dp->segment_, fmt::format("dp-worker-{}", w));
     if (!reader) return std::move(reader).error();
     dp->readers_.push_back(std::make_unique<TableReader>(std::move(*reader)));
-    dp->workers_.push_back(std::make_unique<Worker>(
+    const int socket = static_cast<int>(rte_lcore_to_socket_id(dp->worker_lcores_[w]));
+    void* memory = rte_zmalloc_socket(fmt::format("eclb_worker_{}", w).c_str(), sizeof(Worker), RTE_CACHE_LINE_SIZE, socket);
+    if (memory == nullptr) return make_error("cannot allocate {} bytes for worker {} on NUMA node {}", sizeof(Worker), w, socket);
+    dp->workers_.emplace_back(new (memory) Worker(
         dp->flows_->table_for(w, false, timeouts, guard), dp->flows_->table_for(w, true, timeouts, guard),
         dp->stats_->counters_for(w), WorkerSettings{config.gue_port, config.tcp_mss_clamp, config.gue_ipv6_zero_checksum}));
     auto launch = std::make_unique<WorkerLaunch>();
@@ -412,6 +416,11 @@ void Dataplane::sync_steering() {
       log::error("dp.runtime", "xdp steering: {} (the previous steering stays)", synced.error().message);
     }
   }
+}
+
+void Dataplane::WorkerDelete::operator()(Worker* worker) const noexcept {
+  worker->~Worker();
+  rte_free(worker);
 }
 
 Dataplane::~Dataplane() {

@@ -53,7 +53,12 @@ class Dataplane {
   std::vector<unsigned> worker_lcores_;
   std::vector<rte_ring*> to_control_;  // per worker
   rte_ring* from_control_ = nullptr;   // control -> worker 0
-  std::vector<std::unique_ptr<Worker>> workers_;
+  // Each Worker (its burst state, TX buffers, VIP memo: written every burst) lives in
+  // rte_malloc memory on its lcore's NUMA node, not in the main lcore's heap.
+  struct WorkerDelete {
+    void operator()(Worker* worker) const noexcept;
+  };
+  std::vector<std::unique_ptr<Worker, WorkerDelete>> workers_;
   std::vector<uint64_t*> nat_hints_;  // per worker, rte_zmalloc'ed (Worker::set_nat_hints)
   std::vector<std::unique_ptr<TableReader>> readers_;  // per worker
   std::unique_ptr<TableReader> control_reader_;

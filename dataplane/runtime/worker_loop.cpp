@@ -25,6 +25,9 @@ int worker_main(void* arg) {
   const uint64_t tick = launch.clock.tsc_hz / 1000;  // 1 ms: clock, flow count, NAT sweep
   uint64_t next_tick = 0;
   rte_mbuf* packets[kBurstSize];
+  // The ports as this lcore's own copy: the pages are first written here, so Linux puts
+  // them on this lcore's NUMA node (the launch's copy was built on the main lcore).
+  std::vector<WorkerPort> ports = launch.ports;
   // Rounds in a row that found nothing to do (only counted with idle_sleep_us set).
   constexpr uint32_t kIdleRoundsBeforeSleep = 64;
   uint32_t idle_rounds = 0;
@@ -44,9 +47,9 @@ int worker_main(void* arg) {
       launch.ticks.store(launch.ticks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       next_tick = now + tick;
     }
-    for (size_t p = 0; p < launch.ports.size(); ++p) {
+    for (size_t p = 0; p < ports.size(); ++p) {
       if (launch.link_up[p].load(std::memory_order_relaxed) == 0) [[unlikely]] continue;
-      WorkerPort& port = launch.ports[p];
+      WorkerPort& port = ports[p];
       const uint16_t received = rte_eth_rx_burst(port.port_id, port.queue_id, packets, kBurstSize);
       if (received != 0) {
         worker.process_burst(port, packets, received);
@@ -57,7 +60,7 @@ int worker_main(void* arg) {
       const unsigned count = rte_ring_sc_dequeue_burst(launch.from_control, reinterpret_cast<void**>(packets),
                                                        kBurstSize, nullptr);
       for (unsigned i = 0; i < count; ++i) {
-        for (WorkerPort& port : launch.ports) {
+        for (WorkerPort& port : ports) {
           if (port.port_id == packets[i]->port) {
             worker.transmit(port, &packets[i], 1);
             packets[i] = nullptr;
