@@ -2,9 +2,10 @@
 // matches VIPs and hashes; the second reads each packet's bucket and prefetches the
 // entry line its signature matches (the bucket loads are independent, so they overlap
 // out of order); the third does the flow table, the Maglev pick and the rewrite while
-// the entry lines arrive. A software prefetch of the bucket lines in the first pass
-// made every case slower on this VM (worker_pipeline_bench, 1M established flows:
-// 110 -> 86 ns without it; a SYN flood run alone: 190 -> 90 ns) and is not done.
+// the entry lines arrive. The first pass prefetches the bucket line of a SYN alone (a
+// new flow, whose insert reads the bucket): for every packet it made established flows
+// slower on this VM (worker_pipeline_bench, 1M flows: 64-65 -> 79-82 ns), for SYNs only
+// the SYN flood case went 66-70 -> 58-67 ns and the established ones did not move.
 #include "dataplane/fastpath/worker.h"
 
 #include <rte_ethdev.h>
@@ -279,6 +280,7 @@ uint16_t Worker::process_burst(WorkerPort& port, rte_mbuf** packets, uint16_t co
   out.action = Action::kForward;
   out.vip = vip;
   out.hash = abi::flow_hash(view.key, seed_);
+  if ((view.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn) flows_.prefetch(out.hash);  // see the top of this file
 }
 
 // A new flow from one of our own addresses (a VIP, the port's, a fullnat one): spoofed,
