@@ -98,6 +98,20 @@ def pace(generated):
             "limited_by": "receiver" if refused > RECEIVER_LIMIT else "generator"}
 
 
+def cpu_ticks():
+    """(steal, total) CPU ticks of the machine so far (/proc/stat): a hypervisor that runs
+    something else on our vCPUs shows as steal, which is how a slow round is told apart
+    from a slow eclb."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    return fields[7], sum(fields)
+
+
+def steal_since(start):
+    steal, total = cpu_ticks()
+    return (steal - start[0]) / (total - start[1]) if total > start[1] else 0.0
+
+
 def steady(values, skip=3):
     values = values[skip:] if len(values) > skip + 2 else values
     return statistics.median(values) if values else 0.0
@@ -110,11 +124,13 @@ def ceiling():
                                 "--forward-mode=io", "--stats-period=1", "--total-num-mbufs=32768"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
+    start = cpu_ticks()
     generator = Generator(sock, "established", args.seconds)
     generator.wait_for_report()
+    steal = steal_since(start)
     stop(testpmd)
     samples = generator.finish()
-    return {"mpps": steady([s["received_pps"] for s in samples]) / 1e6, **pace(samples)}
+    return {"mpps": steady([s["received_pps"] for s in samples]) / 1e6, **pace(samples), "steal_share": steal}
 
 
 def write_config(mode="dsr-ipip", backend_port=80):
@@ -162,8 +178,10 @@ def dataplane_rates(scenario):
 
     thread = threading.Thread(target=poll)
     thread.start()
+    start = cpu_ticks()
     generator = Generator(sock, scenario, args.seconds)
     generator.wait_for_report()
+    steal = steal_since(start)
     done.set()
     thread.join()
     stop(dataplane)
@@ -177,7 +195,7 @@ def dataplane_rates(scenario):
             **pace(generated),
             "flow_entries": last.get("flow_entries"), "drops": {k: v for k, v in last.get("drops", {}).items() if v},
             "flow_guard_skips": last.get("flow_guard_skips"),
-            "flow_evictions_established": last.get("flow_evictions_established")}
+            "flow_evictions_established": last.get("flow_evictions_established"), "steal_share": steal}
 
 
 def summary(values):
@@ -214,9 +232,11 @@ def main():
         if not args.no_ceiling:
             print(f"round {run}/{args.runs}: the ceiling, dpdk-testpmd io forwarding over memif ...", flush=True)
             round_result["ceiling"] = ceiling()
+            print(f"  {round_result['ceiling']['mpps']:.2f} Mpps, steal {round_result['ceiling']['steal_share']:.1%}", flush=True)
         for scenario in scenarios:
             print(f"round {run}/{args.runs}: eclb-dataplane, {scenario} ...", flush=True)
             rates = dataplane_rates(scenario)
+            print(f"  {rates['rx_mpps']:.2f} Mpps, steal {rates['steal_share']:.1%}", flush=True)
             rates["mpps_per_worker"] = rates["rx_mpps"] / workers
             ceiling_mpps = round_result.get("ceiling", {}).get("mpps", 0)
             rates["share_of_ceiling"] = rates["rx_mpps"] / ceiling_mpps if ceiling_mpps else 0
@@ -232,17 +252,19 @@ def main():
             "share_of_ceiling": summary([x["share_of_ceiling"] for x in runs]),
             "generator_offered_mpps": summary([x["generator_offered_mpps"] for x in runs]),
             "limited_by": [x["limited_by"] for x in runs],
+            "steal_share": [x["steal_share"] for x in runs],
         }
-    print(f"\n{'':<14}{'Mpps median (range)':<26}{'of ceiling':<24}pace set by (per run)")
+    print(f"\n{'':<14}{'Mpps median (range)':<26}{'of ceiling':<24}pace set by; steal (per run)")
     if ceilings:
         c = result["ceiling_mpps"]
+        steals = ", ".join(f"{r['ceiling']['steal_share']:.0%}" for r in result["rounds"])
         print(f"{'ceiling':<14}{c['median']:>6.2f} ({c['min']:.2f}-{c['max']:.2f}){'':<12}{'':<24}"
-              f"{', '.join(r['ceiling']['limited_by'] for r in result['rounds'])}")
+              f"{', '.join(r['ceiling']['limited_by'] for r in result['rounds'])}; {steals}")
     for scenario, s in result["scenarios"].items():
         rx, share = s["rx_mpps"], s["share_of_ceiling"]
         print(f"{scenario:<14}{rx['median']:>6.2f} ({rx['min']:.2f}-{rx['max']:.2f}){'':<12}"
               f"{share.get('median', 0):>5.0%} ({share.get('min', 0):.0%}-{share.get('max', 0):.0%}){'':<10}"
-              f"{', '.join(s['limited_by'])}")
+              f"{', '.join(s['limited_by'])}; {', '.join(f'{x:.0%}' for x in s['steal_share'])}")
     print("('generator': eclb refused under 1% of what was offered, so the generator, not eclb, set the pace)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     json_path = os.path.join(args.out, f"traffic-{stamp}.json")
