@@ -81,8 +81,8 @@ class FlowTable {
   // lookups that follow hit the cache instead of paying two dependent DRAM misses each.
   // It returns that way's entry index as a hint for find(), which then checks the one
   // way instead of comparing the bucket's signatures a second time.
-  // prefetch() of the bucket line alone is measured by flow_table_bench; the worker does
-  // not use it (slower on this VM, see worker.cpp).
+  // prefetch() of the bucket line alone is measured by flow_table_bench; the worker uses
+  // it for SYNs only (for every packet it was slower on this VM, see worker.cpp).
   static constexpr uint32_t kNoHint = UINT32_MAX;
   uint32_t first_bucket(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash) & mask_; }
   uint32_t second_bucket(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash >> 28) & mask_; }

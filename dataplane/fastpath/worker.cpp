@@ -355,8 +355,9 @@ Worker::Pick Worker::pick_new_backend(const WorkerPort& port, const PacketView& 
   return {&backend, entry, false};
 }
 
-[[gnu::always_inline]] inline void Worker::handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
-                               uint64_t hash, uint32_t flow_hint) noexcept {
+[[gnu::always_inline]] inline void Worker::handle_vip_packet(WorkerPort& port, rte_mbuf* m, const PacketView& view,
+                                                             const abi::VipEntry& vip, uint64_t hash,
+                                                             uint32_t flow_hint) noexcept {
   const Pick pick = pick_backend(port, view, vip, hash, flow_hint);
   if (pick.backend == nullptr) [[unlikely]] {
     drop(m, pick.martian ? DropReason::kMartianSource : DropReason::kNoBackend);
@@ -369,8 +370,9 @@ Worker::Pick Worker::pick_new_backend(const WorkerPort& port, const PacketView& 
   encapsulate_to(port, m, view, vip, *pick.backend, hash);
 }
 
-[[gnu::always_inline]] inline void Worker::encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
-                            const abi::BackendEntry& backend, uint64_t hash) noexcept {
+[[gnu::always_inline]] inline void Worker::encapsulate_to(WorkerPort& port, rte_mbuf* m, const PacketView& view,
+                                                          const abi::VipEntry& vip, const abi::BackendEntry& backend,
+                                                          uint64_t hash) noexcept {
   const bool ipv6 = view.key.family == abi::AddressFamily::kIpv6;
   switch (vip.mode) {
     case abi::ForwardMode::kDsrIpip:
@@ -385,8 +387,9 @@ Worker::Pick Worker::pick_new_backend(const WorkerPort& port, const PacketView& 
 }
 
 template <bool kIpv6, bool kGue>
-[[gnu::always_inline]] inline void Worker::tunnel_to(WorkerPort& port, rte_mbuf* m, const PacketView& view, const abi::VipEntry& vip,
-                       const abi::BackendEntry& backend, uint64_t hash) noexcept {
+[[gnu::always_inline]] inline void Worker::tunnel_to(WorkerPort& port, rte_mbuf* m, const PacketView& view,
+                                                     const abi::VipEntry& vip, const abi::BackendEntry& backend,
+                                                     uint64_t hash) noexcept {
   constexpr uint16_t kOverhead = (kIpv6 ? 40 : 20) + (kGue ? 8 : 0);
   if (view.l3_length + kOverhead > port.mtu) [[unlikely]] {
     handle_too_big(port, m, view, kOverhead);

@@ -30,7 +30,15 @@ struct FrameSpec {
   int vlan = -1;
   bool dont_fragment = true;
   uint8_t icmp_type = 8;
+  std::vector<uint8_t> tcp_options;  // padded with end-of-options to a multiple of 4
 };
+
+// TCP options: `leading` NOPs, then MSS `mss` (odd NOP counts put it across checksum words).
+inline std::vector<uint8_t> mss_option(uint16_t mss, int leading = 0) {
+  std::vector<uint8_t> options(static_cast<size_t>(leading), 1);
+  options.insert(options.end(), {2, 4, static_cast<uint8_t>(mss >> 8), static_cast<uint8_t>(mss)});
+  return options;
+}
 
 inline void put16(std::vector<uint8_t>& out, uint16_t value) {
   out.push_back(static_cast<uint8_t>(value >> 8));
@@ -51,9 +59,12 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& spec) {
     put16(l4, spec.src_port);
     put16(l4, spec.dst_port);
     for (uint8_t b : {0, 0, 3, 0xE8, 0, 0, 0, 0}) l4.push_back(b);
-    l4.push_back(0x50);
+    std::vector<uint8_t> options = spec.tcp_options;
+    while (options.size() % 4) options.push_back(0);
+    l4.push_back(static_cast<uint8_t>((20 + options.size()) / 4 << 4));
     l4.push_back(spec.tcp_flags);
     for (uint8_t b : {0x20, 0, 0, 0, 0, 0}) l4.push_back(b);
+    l4.insert(l4.end(), options.begin(), options.end());
   } else if (spec.protocol == 17) {
     put16(l4, spec.src_port);
     put16(l4, spec.dst_port);

@@ -102,30 +102,11 @@ TEST(NatRewriteTest, UdpWithoutChecksumKeepsNone) {
   EXPECT_EQ(inet_checksum(frame.data() + 14, 20), 0);
 }
 
-// A SYN with options: `leading` NOPs before MSS (odd counts put the MSS across
-// checksum words).
+// A SYN with options: `leading` NOPs before MSS.
 std::vector<uint8_t> syn_with_mss(uint16_t mss, int leading) {
   FrameSpec spec;
-  auto frame = build_frame(spec);
-  std::vector<uint8_t> options(static_cast<size_t>(leading), 1);
-  options.insert(options.end(), {2, 4, static_cast<uint8_t>(mss >> 8), static_cast<uint8_t>(mss)});
-  while (options.size() % 4) options.push_back(0);
-  frame.insert(frame.begin() + 54, options.begin(), options.end());
-  frame[14 + 20 + 12] = static_cast<uint8_t>(((20 + options.size()) / 4) << 4);
-  const uint16_t total = static_cast<uint16_t>(40 + options.size());
-  frame[16] = static_cast<uint8_t>(total >> 8);
-  frame[17] = static_cast<uint8_t>(total);
-  frame[24] = frame[25] = 0;
-  const uint16_t ip = inet_checksum(frame.data() + 14, 20);
-  frame[24] = static_cast<uint8_t>(ip >> 8);
-  frame[25] = static_cast<uint8_t>(ip);
-  frame[14 + 20 + 16] = frame[14 + 20 + 17] = 0;
-  uint32_t pseudo = 6 + static_cast<uint32_t>(total - 20);
-  for (int i = 0; i < 8; i += 2) pseudo += frame[26 + i] << 8 | frame[27 + i];
-  const uint16_t tcp = inet_checksum(frame.data() + 34, total - 20, pseudo);
-  frame[14 + 20 + 16] = static_cast<uint8_t>(tcp >> 8);
-  frame[14 + 20 + 17] = static_cast<uint8_t>(tcp);
-  return frame;
+  spec.tcp_options = test::mss_option(mss, leading);
+  return build_frame(spec);
 }
 
 TEST(NatRewriteTest, MssIsClampedWithAValidChecksumAtAnyAlignment) {

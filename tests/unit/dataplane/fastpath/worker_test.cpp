@@ -656,27 +656,6 @@ TEST_F(FullNatTest, RepliesFollowTheClientSideRouterWhenItChanges) {
   EXPECT_EQ(0, std::memcmp(back.data(), "\x02\0\0\0\0\x20", 6)) << "the replies follow";
 }
 
-// A client frame with a TCP MSS option of `mss`, its checksums valid.
-std::vector<uint8_t> with_mss(std::vector<uint8_t> frame, uint16_t mss) {
-  const uint8_t option[4] = {2, 4, static_cast<uint8_t>(mss >> 8), static_cast<uint8_t>(mss)};
-  frame.insert(frame.begin() + 54, option, option + 4);
-  frame[14 + 20 + 12] = 6 << 4;  // 24-byte TCP header
-  const auto total = static_cast<uint16_t>(frame.size() - 14);
-  frame[16] = static_cast<uint8_t>(total >> 8);
-  frame[17] = static_cast<uint8_t>(total);
-  frame[24] = frame[25] = 0;
-  const uint16_t ip = test::inet_checksum(frame.data() + 14, 20);
-  frame[24] = static_cast<uint8_t>(ip >> 8);
-  frame[25] = static_cast<uint8_t>(ip);
-  frame[50] = frame[51] = 0;
-  uint32_t pseudo = 6 + static_cast<uint32_t>(total - 20);
-  for (int i = 26; i < 34; i += 2) pseudo += frame[i] << 8 | frame[i + 1];
-  const uint16_t tcp = test::inet_checksum(frame.data() + 34, total - 20, pseudo);
-  frame[50] = static_cast<uint8_t>(tcp >> 8);
-  frame[51] = static_cast<uint8_t>(tcp);
-  return frame;
-}
-
 TEST_F(FullNatTest, TheMssOfSynsTowardsBackendsIsClampedAndNoOtherPacket) {
   settings_.tcp_mss_clamp = 1200;
   start_worker(1000, false);
@@ -686,11 +665,14 @@ TEST_F(FullNatTest, TheMssOfSynsTowardsBackendsIsClampedAndNoOtherPacket) {
     for (int i = 26; i < 34; i += 2) pseudo += out[i] << 8 | out[i + 1];
     return test::inet_checksum(out.data() + 34, out.size() - 34, pseudo) == 0;
   };
-  const auto syn = send_frame(with_mss(build_frame(client(50000, 0x02)), 1460));
+  FrameSpec spec = client(50000, 0x02);
+  spec.tcp_options = test::mss_option(1460);
+  const auto syn = send_frame(build_frame(spec));
   ASSERT_EQ(syn.size(), 58u);
   EXPECT_EQ(syn[56] << 8 | syn[57], 1200) << "clamped";
   EXPECT_TRUE(tcp_ok(syn));
-  const auto ack = send_frame(with_mss(build_frame(client(50000, 0x10)), 1460));
+  spec.tcp_flags = 0x10;
+  const auto ack = send_frame(build_frame(spec));
   ASSERT_EQ(ack.size(), 58u);
   EXPECT_EQ(ack[56] << 8 | ack[57], 1460) << "only a SYN carries an MSS that counts";
   EXPECT_TRUE(tcp_ok(ack));
